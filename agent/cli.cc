@@ -20,6 +20,7 @@ int Run(const std::vector<std::string>& args, std::ostream& out,
   app.footer("Documentation: docs/ (keys.md for key and envelope formats).\n");
   Context ctx{out, err, {}};
   RegisterKeysCommands(app, ctx);
+  RegisterLogCommands(app, ctx);
 
   // CLI11 wants argv without the program name, reversed.
   std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1),

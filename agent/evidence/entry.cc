@@ -1,0 +1,269 @@
+#include "agent/evidence/entry.h"
+
+#include <algorithm>
+#include <array>
+
+#include "agent/evidence/clock.h"
+#include "base/json_scan.h"
+
+namespace deputy::evidence {
+namespace {
+
+bool IsLowerHex(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+}
+
+Status ValidateKind(std::string_view kind) {
+  // [a-z]+ ( '.' [a-z_]+ )+, at most 64 bytes.
+  bool ok = !kind.empty() && kind.size() <= 64 && kind.front() != '.' &&
+            kind.back() != '.' && kind.find("..") == std::string_view::npos &&
+            kind.find('.') != std::string_view::npos &&
+            std::all_of(kind.begin(), kind.end(), [](char c) {
+              return (c >= 'a' && c <= 'z') || c == '.' || c == '_';
+            });
+  if (!ok) {
+    return Status::Invalid("kind \"" + std::string(kind.substr(0, 64)) +
+                           "\" is not of the form area.event (lower case)");
+  }
+  return Status::Ok();
+}
+
+Status ValidateName(std::string_view field, std::string_view value,
+                    bool required) {
+  if (value.empty()) {
+    return required ? Status::Invalid(std::string(field) + " is empty")
+                    : Status::Invalid(std::string(field) +
+                                      " is empty; omit it instead");
+  }
+  if (value.size() > 256) {
+    return Status::Invalid(std::string(field) + " is longer than 256 bytes");
+  }
+  for (unsigned char c : value) {
+    if (c < 0x20 || c == 0x7f) {
+      return Status::Invalid(std::string(field) +
+                             " contains a control character");
+    }
+  }
+  return Status::Ok();
+}
+
+// Lower-cases and drops '_', '-', '.' and spaces: "Private-Key" and
+// "private_key" both become "privatekey".
+std::string Normalise(std::string_view name) {
+  std::string out;
+  out.reserve(name.size());
+  for (char c : name) {
+    if (c == '_' || c == '-' || c == '.' || c == ' ') continue;
+    out += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  }
+  return out;
+}
+
+bool LooksLikeSecretName(std::string_view name) {
+  static constexpr std::array<std::string_view, 9> kWords = {
+      "password",   "passwd", "passphrase", "secret", "token",
+      "privatekey", "apikey", "credential", "seed"};
+  std::string n = Normalise(name);
+  // Fingerprints and digests of secrets are what the log should hold.
+  for (std::string_view ok : {"fingerprint", "sha256", "digest", "keyid"}) {
+    if (n.size() >= ok.size() &&
+        n.compare(n.size() - ok.size(), ok.size(), ok) == 0) {
+      return false;
+    }
+  }
+  for (std::string_view w : kWords) {
+    if (n.find(w) != std::string::npos) return true;
+  }
+  return false;
+}
+
+Status CheckNoSecrets(const nlohmann::json& value, const std::string& path) {
+  if (value.is_object()) {
+    for (const auto& [key, child] : value.items()) {
+      std::string child_path = json::ChildPath(path, key);
+      if (LooksLikeSecretName(key)) {
+        return Status::PermissionDenied(
+            child_path +
+            ": field name looks like a secret; log a fingerprint "
+            "(e.g. \"" +
+            key + "_fingerprint\") instead");
+      }
+      RETURN_IF_ERROR(CheckNoSecrets(child, child_path));
+    }
+  } else if (value.is_array()) {
+    for (std::size_t i = 0; i < value.size(); ++i) {
+      RETURN_IF_ERROR(CheckNoSecrets(value[i], json::IndexPath(path, i)));
+    }
+  } else if (value.is_string()) {
+    const auto& s = value.get_ref<const std::string&>();
+    if (s.find("PRIVATE KEY-----") != std::string::npos) {
+      return Status::PermissionDenied(path + ": value holds a private key");
+    }
+  }
+  return Status::Ok();
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+  // Dumping through nlohmann validates UTF-8 (throws on invalid, caught by
+  // the caller) and escapes control characters.
+  out += nlohmann::json(s).dump();
+}
+
+// Reads a string or null.
+Result<std::optional<std::string>> OptionalString(json::Scanner& s,
+                                                  std::string_view rest) {
+  if (!rest.empty() && rest.front() == 'n') {
+    ASSIGN_OR_RETURN(std::string_view v, s.Value());
+    if (v != "null") return Status::Invalid("expected a string or null");
+    return std::optional<std::string>();
+  }
+  ASSIGN_OR_RETURN(std::string v, s.String());
+  return std::optional<std::string>(std::move(v));
+}
+
+std::string_view SkipWs(std::string_view line, std::size_t pos) {
+  while (pos < line.size() && (line[pos] == ' ' || line[pos] == '\t' ||
+                               line[pos] == '\r' || line[pos] == '\n')) {
+    ++pos;
+  }
+  return line.substr(std::min(pos, line.size()));
+}
+
+}  // namespace
+
+Hash OriginHash(std::string_view origin) { return keys::Sha256(origin); }
+
+Status ValidateDraft(const EntryDraft& draft) {
+  RETURN_IF_ERROR(ValidateKind(draft.kind));
+  RETURN_IF_ERROR(ValidateName("actor", draft.actor, true));
+  RETURN_IF_ERROR(ValidateName("owner", draft.owner, true));
+  if (draft.task) RETURN_IF_ERROR(ValidateName("task", *draft.task, false));
+  if (draft.action) {
+    RETURN_IF_ERROR(ValidateName("action", *draft.action, false));
+  }
+  if (!draft.payload.is_object()) {
+    return Status::Invalid("payload must be a JSON object");
+  }
+  return CheckNoSecrets(draft.payload, "$.payload");
+}
+
+std::string FormatEntryHead(std::uint64_t seq, std::int64_t time_micros,
+                            const Hash& prev) {
+  std::string head;
+  head.reserve(128);
+  head += "{\"seq\":";
+  head += std::to_string(seq);
+  head += ",\"time\":\"";
+  head += FormatTimestamp(time_micros);
+  head += "\",\"prev\":\"";
+  head += HexEncode(prev);
+  head += '"';
+  return head;
+}
+
+Result<std::string> FormatEntryBody(const EntryDraft& draft) {
+  RETURN_IF_ERROR(ValidateDraft(draft));
+  std::string body;
+  body.reserve(256);
+  try {
+    body += ",\"kind\":";
+    AppendJsonString(body, draft.kind);
+    body += ",\"actor\":";
+    AppendJsonString(body, draft.actor);
+    body += ",\"owner\":";
+    AppendJsonString(body, draft.owner);
+    body += ",\"task\":";
+    if (draft.task) {
+      AppendJsonString(body, *draft.task);
+    } else {
+      body += "null";
+    }
+    body += ",\"action\":";
+    if (draft.action) {
+      AppendJsonString(body, *draft.action);
+    } else {
+      body += "null";
+    }
+    body += ",\"payload\":";
+    body += draft.payload.dump();
+    body += '}';
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Invalid(std::string("entry is not valid UTF-8 JSON: ") +
+                           e.what());
+  }
+  // The longest head is 20 + 27 + 64 + punctuation bytes.
+  if (body.size() + 160 > kMaxEntryBytes) {
+    return Status::ResourceExhausted("entry is " + std::to_string(body.size()) +
+                                     " bytes, over the limit of " +
+                                     std::to_string(kMaxEntryBytes));
+  }
+  // The payload may hold what nlohmann writes but the strict reader
+  // refuses (integers beyond 2^53): check the line as a verifier will.
+  auto parsed = ParseEntry(FormatEntryHead(0, 0, Hash{}) + body);
+  if (!parsed.ok()) return parsed.status().Within("entry would not verify");
+  return body;
+}
+
+Result<std::string> FormatEntry(const EntryDraft& draft, std::uint64_t seq,
+                                std::int64_t time_micros, const Hash& prev) {
+  ASSIGN_OR_RETURN(std::string body, FormatEntryBody(draft));
+  return FormatEntryHead(seq, time_micros, prev) + body;
+}
+
+Result<EntryView> ParseEntry(std::string_view line) {
+  if (line.size() > kMaxEntryBytes) {
+    return Status::ResourceExhausted("entry longer than " +
+                                     std::to_string(kMaxEntryBytes) + " bytes");
+  }
+  EntryView e;
+  json::Scanner s(line);
+  RETURN_IF_ERROR(s.Expect('{'));
+  RETURN_IF_ERROR(s.ExpectKey("seq"));
+  ASSIGN_OR_RETURN(std::int64_t seq, s.Integer());
+  if (seq < 0) return Status::Invalid("seq is negative");
+  e.seq = static_cast<std::uint64_t>(seq);
+  RETURN_IF_ERROR(s.Expect(','));
+  RETURN_IF_ERROR(s.ExpectKey("time"));
+  ASSIGN_OR_RETURN(e.time, s.PlainString());
+  auto t = ParseTimestamp(e.time);
+  if (!t.ok()) return t.status().Within("time");
+  RETURN_IF_ERROR(s.Expect(','));
+  RETURN_IF_ERROR(s.ExpectKey("prev"));
+  ASSIGN_OR_RETURN(e.prev, s.PlainString());
+  if (e.prev.size() != 64 || !IsLowerHex(e.prev)) {
+    return Status::Invalid("prev is not 64 lower-case hex digits");
+  }
+  RETURN_IF_ERROR(s.Expect(','));
+  RETURN_IF_ERROR(s.ExpectKey("kind"));
+  ASSIGN_OR_RETURN(e.kind, s.String());
+  RETURN_IF_ERROR(ValidateKind(e.kind));
+  RETURN_IF_ERROR(s.Expect(','));
+  RETURN_IF_ERROR(s.ExpectKey("actor"));
+  ASSIGN_OR_RETURN(e.actor, s.String());
+  RETURN_IF_ERROR(ValidateName("actor", e.actor, true));
+  RETURN_IF_ERROR(s.Expect(','));
+  RETURN_IF_ERROR(s.ExpectKey("owner"));
+  ASSIGN_OR_RETURN(e.owner, s.String());
+  RETURN_IF_ERROR(ValidateName("owner", e.owner, true));
+  RETURN_IF_ERROR(s.Expect(','));
+  RETURN_IF_ERROR(s.ExpectKey("task"));
+  ASSIGN_OR_RETURN(e.task, OptionalString(s, SkipWs(line, s.offset())));
+  RETURN_IF_ERROR(s.Expect(','));
+  RETURN_IF_ERROR(s.ExpectKey("action"));
+  ASSIGN_OR_RETURN(e.action, OptionalString(s, SkipWs(line, s.offset())));
+  RETURN_IF_ERROR(s.Expect(','));
+  RETURN_IF_ERROR(s.ExpectKey("payload"));
+  std::string_view rest = SkipWs(line, s.offset());
+  if (rest.empty() || rest.front() != '{') {
+    return Status::Invalid("byte " + std::to_string(line.size() - rest.size()) +
+                           ": payload must be an object");
+  }
+  ASSIGN_OR_RETURN(e.payload, s.Value(1));
+  RETURN_IF_ERROR(s.Expect('}'));
+  RETURN_IF_ERROR(s.End());
+  return e;
+}
+
+}  // namespace deputy::evidence
