@@ -164,6 +164,7 @@ int LogVerify(Context& ctx, const VerifyLogOptions& o) {
                               {"root", Base64Encode(result->tree.Root())},
                               {"checkpoints", result->checkpoints_verified},
                               {"witnessed", result->witnessed_verified},
+                              {"unsigned_tail", result->unsigned_tail()},
                               {"rules", rules}}
                    .dump(2)
             << "\n";
@@ -175,6 +176,11 @@ int LogVerify(Context& ctx, const VerifyLogOptions& o) {
                                  : "; rules intent-needs-allow, "
                                    "intent-resolved")
             << "\n";
+    if (result->unsigned_tail() > 0) {
+      ctx.out << "note: the last " << result->unsigned_tail()
+              << " entries are chained but not yet covered by a signed "
+                 "checkpoint\n";
+    }
   }
   return kExitOk;
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 
 #include "agent/evidence/clock.h"
 #include "base/json_scan.h"
@@ -9,10 +10,19 @@
 namespace deputy::evidence {
 namespace {
 
+constexpr std::array<std::uint8_t, 256> MakeLowerHexTable() {
+  std::array<std::uint8_t, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] = 1;
+  for (int c = 'a'; c <= 'f'; ++c) t[c] = 1;
+  return t;
+}
+constexpr std::array<std::uint8_t, 256> kLowerHex = MakeLowerHexTable();
+
+// Branch-free: this runs on every line the verifier reads.
 bool IsLowerHex(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-  });
+  unsigned ok = 1;
+  for (unsigned char c : s) ok &= kLowerHex[c];
+  return ok != 0;
 }
 
 Status ValidateKind(std::string_view kind) {
@@ -111,16 +121,29 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out += nlohmann::json(s).dump();
 }
 
-// Reads a string or null.
-Result<std::optional<std::string>> OptionalString(json::Scanner& s,
-                                                  std::string_view rest) {
+// Reads a string into `out`, reusing its capacity: the raw bytes when the
+// string has no escapes (the common case), else the unescaped text.
+Status StringInto(json::Scanner& s, std::string& out) {
+  auto plain = s.PlainString();
+  if (plain.ok()) {
+    out.assign(*plain);
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(out, s.String());
+  return Status::Ok();
+}
+
+// Reads a string or null into `out`.
+Status OptionalStringInto(json::Scanner& s, std::string_view rest,
+                          std::optional<std::string>& out) {
   if (!rest.empty() && rest.front() == 'n') {
     ASSIGN_OR_RETURN(std::string_view v, s.Value());
     if (v != "null") return Status::Invalid("expected a string or null");
-    return std::optional<std::string>();
+    out.reset();
+    return Status::Ok();
   }
-  ASSIGN_OR_RETURN(std::string v, s.String());
-  return std::optional<std::string>(std::move(v));
+  if (!out) out.emplace();
+  return StringInto(s, *out);
 }
 
 std::string_view SkipWs(std::string_view line, std::size_t pos) {
@@ -213,11 +236,144 @@ Result<std::string> FormatEntry(const EntryDraft& draft, std::uint64_t seq,
 }
 
 Result<EntryView> ParseEntry(std::string_view line) {
+  EntryView e;
+  RETURN_IF_ERROR(ParseEntryInto(line, e));
+  return e;
+}
+
+namespace {
+
+// Consumes `literal` at `pos`.
+bool Lit(std::string_view line, std::size_t& pos, std::string_view literal) {
+  if (line.compare(pos, literal.size(), literal) != 0) return false;
+  pos += literal.size();
+  return true;
+}
+
+// A JSON string of plain printable ASCII (no escapes, no control or
+// non-ASCII bytes) at `pos`; anything else sends the caller to the
+// general scanner.
+bool PlainAscii(std::string_view line, std::size_t& pos,
+                std::string_view& out) {
+  if (pos >= line.size() || line[pos] != '"') return false;
+  const std::size_t start = pos + 1;
+  const void* quote =
+      std::memchr(line.data() + start, '"', line.size() - start);
+  if (quote == nullptr) return false;
+  const std::size_t end = static_cast<const char*>(quote) - line.data();
+  // Eight bytes at a time (SWAR): any byte >= 0x80, < 0x20 or '\\'?
+  constexpr std::uint64_t kOnes = 0x0101010101010101ull;
+  constexpr std::uint64_t kHigh = 0x8080808080808080ull;
+  std::uint64_t bad8 = 0;
+  std::size_t i = start;
+  for (; i + 8 <= end; i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, line.data() + i, 8);
+    const std::uint64_t bs = w ^ (kOnes * '\\');
+    bad8 |= w | ((w - kOnes * 0x20) & ~w) | ((bs - kOnes) & ~bs);
+  }
+  if ((bad8 & kHigh) != 0) return false;
+  unsigned bad = 0;
+  for (; i < end; ++i) {
+    unsigned char c = static_cast<unsigned char>(line[i]);
+    bad |= static_cast<unsigned>(c == '\\') | static_cast<unsigned>(c < 0x20) |
+           static_cast<unsigned>(c >= 0x80);
+  }
+  if (bad != 0) return false;
+  out = line.substr(start, end - start);
+  pos = end + 1;
+  return true;
+}
+
+bool PlainOptional(std::string_view line, std::size_t& pos,
+                   std::optional<std::string>& out) {
+  if (Lit(line, pos, "null")) {
+    out.reset();
+    return true;
+  }
+  std::string_view v;
+  if (!PlainAscii(line, pos, v)) return false;
+  if (!out) out.emplace();
+  out->assign(v);
+  return true;
+}
+
+// The fast path for lines exactly as the writer lays them out (no
+// whitespace, fields in order, header strings in plain ASCII). It accepts
+// a subset of what the general path accepts and checks the same rules;
+// on any doubt it returns false and the general path decides (and words
+// the error).
+bool ParseCanonical(std::string_view line, EntryView& e) {
+  std::size_t pos = 0;
+  if (!Lit(line, pos, "{\"seq\":")) return false;
+  std::uint64_t seq = 0;
+  std::size_t digits = 0;
+  while (pos < line.size() && line[pos] >= '0' && line[pos] <= '9' &&
+         digits < 16) {
+    seq = seq * 10 + static_cast<std::uint64_t>(line[pos] - '0');
+    ++pos;
+    ++digits;
+  }
+  if (digits == 0 || (digits > 1 && line[pos - digits] == '0') ||
+      seq > static_cast<std::uint64_t>(json::kMaxSafeInteger)) {
+    return false;
+  }
+  e.seq = seq;
+  std::string_view v;
+  if (!Lit(line, pos, ",\"time\":") || !PlainAscii(line, pos, v) ||
+      !ParseTimestamp(v).ok()) {
+    return false;
+  }
+  e.time = v;
+  if (!Lit(line, pos, ",\"prev\":") || !PlainAscii(line, pos, v) ||
+      v.size() != 64 || !IsLowerHex(v)) {
+    return false;
+  }
+  e.prev = v;
+  if (!Lit(line, pos, ",\"kind\":") || !PlainAscii(line, pos, v) ||
+      !ValidateKind(v).ok()) {
+    return false;
+  }
+  e.kind.assign(v);
+  if (!Lit(line, pos, ",\"actor\":") || !PlainAscii(line, pos, v) ||
+      !ValidateName("actor", v, true).ok()) {
+    return false;
+  }
+  e.actor.assign(v);
+  if (!Lit(line, pos, ",\"owner\":") || !PlainAscii(line, pos, v) ||
+      !ValidateName("owner", v, true).ok()) {
+    return false;
+  }
+  e.owner.assign(v);
+  if (!Lit(line, pos, ",\"task\":") || !PlainOptional(line, pos, e.task) ||
+      (e.task && !ValidateName("task", *e.task, false).ok())) {
+    return false;
+  }
+  if (!Lit(line, pos, ",\"action\":") || !PlainOptional(line, pos, e.action) ||
+      (e.action && !ValidateName("action", *e.action, false).ok())) {
+    return false;
+  }
+  if (!Lit(line, pos, ",\"payload\":") || pos >= line.size() ||
+      line[pos] != '{' || line.back() != '}') {
+    return false;
+  }
+  // The payload is everything up to the final '}', validated in full.
+  std::string_view payload = line.substr(pos, line.size() - 1 - pos);
+  json::Scanner s(payload);
+  auto value = s.Value(1);
+  if (!value.ok() || !s.End().ok()) return false;
+  e.payload = payload;
+  return true;
+}
+
+}  // namespace
+
+Status ParseEntryInto(std::string_view line, EntryView& e) {
   if (line.size() > kMaxEntryBytes) {
     return Status::ResourceExhausted("entry longer than " +
                                      std::to_string(kMaxEntryBytes) + " bytes");
   }
-  EntryView e;
+  if (ParseCanonical(line, e)) return Status::Ok();
   json::Scanner s(line);
   RETURN_IF_ERROR(s.Expect('{'));
   RETURN_IF_ERROR(s.ExpectKey("seq"));
@@ -237,22 +393,24 @@ Result<EntryView> ParseEntry(std::string_view line) {
   }
   RETURN_IF_ERROR(s.Expect(','));
   RETURN_IF_ERROR(s.ExpectKey("kind"));
-  ASSIGN_OR_RETURN(e.kind, s.String());
+  RETURN_IF_ERROR(StringInto(s, e.kind));
   RETURN_IF_ERROR(ValidateKind(e.kind));
   RETURN_IF_ERROR(s.Expect(','));
   RETURN_IF_ERROR(s.ExpectKey("actor"));
-  ASSIGN_OR_RETURN(e.actor, s.String());
+  RETURN_IF_ERROR(StringInto(s, e.actor));
   RETURN_IF_ERROR(ValidateName("actor", e.actor, true));
   RETURN_IF_ERROR(s.Expect(','));
   RETURN_IF_ERROR(s.ExpectKey("owner"));
-  ASSIGN_OR_RETURN(e.owner, s.String());
+  RETURN_IF_ERROR(StringInto(s, e.owner));
   RETURN_IF_ERROR(ValidateName("owner", e.owner, true));
   RETURN_IF_ERROR(s.Expect(','));
   RETURN_IF_ERROR(s.ExpectKey("task"));
-  ASSIGN_OR_RETURN(e.task, OptionalString(s, SkipWs(line, s.offset())));
+  RETURN_IF_ERROR(OptionalStringInto(s, SkipWs(line, s.offset()), e.task));
+  if (e.task) RETURN_IF_ERROR(ValidateName("task", *e.task, false));
   RETURN_IF_ERROR(s.Expect(','));
   RETURN_IF_ERROR(s.ExpectKey("action"));
-  ASSIGN_OR_RETURN(e.action, OptionalString(s, SkipWs(line, s.offset())));
+  RETURN_IF_ERROR(OptionalStringInto(s, SkipWs(line, s.offset()), e.action));
+  if (e.action) RETURN_IF_ERROR(ValidateName("action", *e.action, false));
   RETURN_IF_ERROR(s.Expect(','));
   RETURN_IF_ERROR(s.ExpectKey("payload"));
   std::string_view rest = SkipWs(line, s.offset());
@@ -262,8 +420,7 @@ Result<EntryView> ParseEntry(std::string_view line) {
   }
   ASSIGN_OR_RETURN(e.payload, s.Value(1));
   RETURN_IF_ERROR(s.Expect('}'));
-  RETURN_IF_ERROR(s.End());
-  return e;
+  return s.End();
 }
 
 }  // namespace deputy::evidence

@@ -74,5 +74,8 @@ std::string FormatEntryHead(std::uint64_t seq, std::int64_t time_micros,
 // Reads a line (without its newline) strictly: field order, types, a
 // valid timestamp and hash, a payload object of strict JSON.
 Result<EntryView> ParseEntry(std::string_view line);
+// The same into an existing view, reusing its strings' storage (the
+// verifier's hot loop). On error `out` holds partial data.
+Status ParseEntryInto(std::string_view line, EntryView& out);
 
 }  // namespace deputy::evidence

@@ -81,6 +81,20 @@ Result<std::unique_ptr<EvidenceLog>> EvidenceLog::Open(
       new EvidenceLog(layout, origin, agent_key, clock, options));
   log->recovery_.entries = verified.entries;
   RETURN_IF_ERROR(log->StartAfterRecovery(verified));
+  if (verified.unsigned_tail() > 0) {
+    // Entries written after the last checkpoint (a crash between a batch
+    // and its checkpoint) are chained but were never signed; the next
+    // checkpoint will sign them. Say so, so an auditor can look closer.
+    nlohmann::json payload = {
+        {"unsigned_from", verified.latest_checkpoint_size},
+        {"unsigned_to", verified.entries},
+        {"reason",
+         "entries after the latest signed checkpoint were adopted at open"}};
+    EntryDraft draft{"log.reopened", actor,        owner,
+                     std::nullopt,   std::nullopt, std::move(payload)};
+    auto appended = log->Append(draft, Durability::kSync);
+    if (!appended.ok()) return appended.status();
+  }
   if (verified.torn) {
     nlohmann::json payload = {
         {"segment",
@@ -97,6 +111,16 @@ Result<std::unique_ptr<EvidenceLog>> EvidenceLog::Open(
 }
 
 Status EvidenceLog::StartAfterRecovery(const VerifyResult& verified) {
+  // A checkpoint write interrupted by a crash leaves its temporary file
+  // behind; it was never part of the log.
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator(layout_.CheckpointDir(), ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind('.', 0) == 0 && name.find(".tmp") != std::string::npos) {
+      std::filesystem::remove(e.path(), ec);
+    }
+  }
   if (verified.torn) {
     // Cut the torn tail: those bytes were never acknowledged as durable.
     int fd = ::open(verified.torn->segment.c_str(), O_WRONLY | O_CLOEXEC);

@@ -126,6 +126,8 @@ Result<LineReader> LineReader::Open(const std::string& path) {
 LineReader::LineReader(LineReader&& o) noexcept
     : fd_(o.fd_),
       buffer_(std::move(o.buffer_)),
+      capacity_(o.capacity_),
+      size_(o.size_),
       start_(o.start_),
       base_(o.base_),
       eof_(o.eof_),
@@ -141,6 +143,8 @@ LineReader& LineReader::operator=(LineReader&& o) noexcept {
     fd_ = o.fd_;
     o.fd_ = -1;
     buffer_ = std::move(o.buffer_);
+    capacity_ = o.capacity_;
+    size_ = o.size_;
     start_ = o.start_;
     base_ = o.base_;
     eof_ = o.eof_;
@@ -156,23 +160,28 @@ LineReader::~LineReader() {
 }
 
 bool LineReader::Fill() {
-  // Keep the unread part, then read another chunk after it.
+  // Keep the unread part at the front, then read another chunk after it.
   if (start_ > 0) {
-    buffer_.erase(0, start_);
+    std::memmove(buffer_.get(), buffer_.get() + start_, size_ - start_);
+    size_ -= start_;
     base_ += start_;
     start_ = 0;
   }
-  std::size_t old = buffer_.size();
-  buffer_.resize(old + kChunk);
+  if (capacity_ - size_ < kChunk) {
+    std::size_t capacity = std::max(2 * capacity_, size_ + kChunk);
+    std::unique_ptr<char[]> bigger(new char[capacity]);
+    if (size_ > 0) std::memcpy(bigger.get(), buffer_.get(), size_);
+    buffer_ = std::move(bigger);
+    capacity_ = capacity;
+  }
   for (;;) {
-    ssize_t n = ::read(fd_, buffer_.data() + old, kChunk);
+    ssize_t n = ::read(fd_, buffer_.get() + size_, kChunk);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       status_ = Status::Errno("read segment", errno);
-      buffer_.resize(old);
       return false;
     }
-    buffer_.resize(old + static_cast<std::size_t>(n));
+    size_ += static_cast<std::size_t>(n);
     if (n == 0) eof_ = true;
     return n > 0;
   }
@@ -180,8 +189,8 @@ bool LineReader::Fill() {
 
 bool LineReader::Next(std::string_view& line, std::uint64_t& offset) {
   for (;;) {
-    const char* begin = buffer_.data() + start_;
-    std::size_t avail = buffer_.size() - start_;
+    const char* begin = buffer_.get() + start_;
+    std::size_t avail = size_ - start_;
     const void* nl = avail ? std::memchr(begin, '\n', avail) : nullptr;
     if (nl != nullptr) {
       std::size_t len = static_cast<const char*>(nl) - begin;
@@ -198,7 +207,7 @@ bool LineReader::Next(std::string_view& line, std::uint64_t& offset) {
     }
     if (eof_ || !status_.ok() || !Fill()) {
       tail_offset_ = base_ + start_;
-      tail_bytes_ = buffer_.size() - start_;
+      tail_bytes_ = size_ - start_;
       return false;
     }
   }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -72,7 +73,11 @@ class LineReader {
   bool Fill();
 
   int fd_ = -1;
-  std::string buffer_;
+  // A plain array, not a std::string: growing a string zero-fills it,
+  // which costs more than the read on a hot verify.
+  std::unique_ptr<char[]> buffer_;
+  std::size_t capacity_ = 0;
+  std::size_t size_ = 0;    // Bytes held in buffer_.
   std::size_t start_ = 0;   // First unread byte in buffer_.
   std::uint64_t base_ = 0;  // File offset of buffer_[0].
   bool eof_ = false;

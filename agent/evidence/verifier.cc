@@ -48,7 +48,7 @@ class IntentNeedsAllow final : public Rule {
     }
     return Status::Ok();
   }
-  Status OnEnd() override { return Status::Ok(); }
+  Status OnEnd(std::optional<std::uint64_t>&) override { return Status::Ok(); }
 
  private:
   std::unordered_set<std::string> allowed_;
@@ -65,12 +65,13 @@ class IntentResolved final : public Rule {
     }
     return Status::Ok();
   }
-  Status OnEnd() override {
+  Status OnEnd(std::optional<std::uint64_t>& seq) override {
     if (open_.empty()) return Status::Ok();
     auto first = std::min_element(open_.begin(), open_.end(),
                                   [](const auto& a, const auto& b) {
                                     return a.second.first < b.second.first;
                                   });
+    seq = first->second.first;
     return Status::FailedPrecondition(
         std::to_string(open_.size()) +
         " action.intent entries never resolved; the first is seq " +
@@ -210,6 +211,8 @@ Result<VerifyResult> VerifyLog(const std::string& dir, VerifyOptions& options) {
   }
 
   ASSIGN_OR_RETURN(auto segments, ListSegments(layout));
+  // Where the next entry would start: the end of the last whole line.
+  std::uint64_t end_offset = 0;
   for (std::size_t si = 0; si < segments.size(); ++si) {
     const SegmentFile& seg = segments[si];
     if (seg.first_seq != r.entries) {
@@ -223,12 +226,13 @@ Result<VerifyResult> VerifyLog(const std::string& dir, VerifyOptions& options) {
     ASSIGN_OR_RETURN(LineReader reader, LineReader::Open(seg.path));
     std::string_view line;
     std::uint64_t offset = 0;
+    EntryView view;  // Reused: no allocation per entry.
+    const EntryView* entry = &view;
     while (reader.Next(line, offset)) {
       const std::uint64_t expected = r.entries;
-      auto entry = ParseEntry(line);
-      if (!entry.ok()) {
+      if (Status parsed = ParseEntryInto(line, view); !parsed.ok()) {
         return fail("well-formed", expected, seg.path, offset,
-                    entry.status().message());
+                    parsed.message());
       }
       if (entry->seq != expected) {
         return fail("seq", expected, seg.path, offset,
@@ -280,6 +284,7 @@ Result<VerifyResult> VerifyLog(const std::string& dir, VerifyOptions& options) {
                         " bytes that are not a complete line");
       }
     }
+    end_offset = reader.tail_offset();
   }
   if (!last_time.empty()) {
     auto t = ParseTimestamp(last_time);
@@ -287,16 +292,17 @@ Result<VerifyResult> VerifyLog(const std::string& dir, VerifyOptions& options) {
   }
   if (next_target < targets.size()) {
     const Target& t = targets[next_target];
-    return fail("truncated", r.entries, r.last_segment, 0,
+    return fail("truncated", r.entries, r.last_segment, end_offset,
                 "the log holds " + std::to_string(r.entries) + " entries but " +
                     t.source + " signed a tree of " + std::to_string(t.size) +
                     ": entries were removed from the end (truncation or "
                     "rollback)");
   }
   for (auto& rule : options.rules) {
-    Status s = rule->OnEnd();
+    std::optional<std::uint64_t> seq;
+    Status s = rule->OnEnd(seq);
     if (!s.ok()) {
-      return fail(std::string(rule->name()), std::nullopt, r.last_segment, 0,
+      return fail(std::string(rule->name()), seq, r.last_segment, 0,
                   s.message());
     }
   }

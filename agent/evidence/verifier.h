@@ -29,13 +29,13 @@ namespace deputy::evidence {
 
 // A semantic rule over the entry stream. OnEntry returns non-OK to flag
 // that entry; OnEnd to flag the log as a whole (e.g. an intent never
-// resolved).
+// resolved), setting `seq` to the entry at fault when there is one.
 class Rule {
  public:
   virtual ~Rule() = default;
   virtual std::string_view name() const = 0;
   virtual Status OnEntry(const EntryView& entry) = 0;
-  virtual Status OnEnd() = 0;
+  virtual Status OnEnd(std::optional<std::uint64_t>& seq) = 0;
 };
 
 // intent-needs-allow: every action.intent is preceded by a gate.decision
@@ -86,6 +86,13 @@ struct VerifyResult {
   std::uint64_t checkpoints_verified = 0;
   std::uint64_t witnessed_verified = 0;
   std::uint64_t latest_checkpoint_size = 0;
+  // Entries after the latest signed checkpoint: chained, but not yet
+  // covered by any signature (a checkpoint is signed at least every
+  // second while the agent runs).
+  std::uint64_t unsigned_tail() const {
+    return entries > latest_checkpoint_size ? entries - latest_checkpoint_size
+                                            : 0;
+  }
   std::string last_segment;  // Path of the last segment, if any.
   std::uint64_t last_segment_first_seq = 0;
   std::optional<TornTail> torn;

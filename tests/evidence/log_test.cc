@@ -292,6 +292,25 @@ TEST_F(EvidenceLogTest, SegmentsRollAndVerifyAcrossFiles) {
   ASSERT_TRUE(log->Append(Draft(), Durability::kSync).ok());
 }
 
+// Lines straddle the reader's 1 MiB chunks many times over.
+TEST_F(EvidenceLogTest, VerifiesALogLargerThanTheReadChunk) {
+  {
+    auto log = OpenLog();
+    for (int i = 0; i < 6000; ++i) {
+      ASSERT_TRUE(
+          log->Append(Draft("operator.note",
+                            {{"i", i}, {"pad", std::string(i % 700, 'x')}}),
+                      Durability::kAsync)
+              .ok());
+    }
+    ASSERT_TRUE(log->Close().ok());
+  }
+  VerifyResult r = Verify();
+  EXPECT_TRUE(r.ok()) << r.failure->ToString();
+  EXPECT_EQ(r.entries, 6000u);
+  EXPECT_GT(r.bytes, 3u << 20);
+}
+
 TEST_F(EvidenceLogTest, CreateRefusesAnExistingLogAndBadOrigins) {
   EXPECT_EQ(EvidenceLog::Create(dir_, kOrigin).code(),
             ErrorCode::kAlreadyExists);
