@@ -13,6 +13,8 @@
 namespace deputy::evidence {
 namespace {
 
+constexpr std::size_t kMaxQueuedCheckpoints = 64;
+
 Status SyncDir(const std::string& dir) {
   int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::Errno("open directory " + dir, errno);
@@ -154,6 +156,7 @@ Status EvidenceLog::StartAfterRecovery(const VerifyResult& verified) {
     segment_bytes_written_ = static_cast<std::uint64_t>(st.st_size);
   }
   flusher_ = std::thread([this] { FlusherLoop(); });
+  checkpointer_ = std::thread([this] { CheckpointerLoop(); });
   return Status::Ok();
 }
 
@@ -259,8 +262,10 @@ void EvidenceLog::FlusherLoop() {
       }
     }
     const std::int64_t now = clock_.NowMicros();
+    // On stop, the final checkpoint covers every entry, however the last
+    // batches were split.
     const bool due = durable_size_ > checkpointed_size_ &&
-                     (force_checkpoint_ ||
+                     (force_checkpoint_ || stop_ ||
                       durable_size_ - checkpointed_size_ >=
                           options_.checkpoint_every_entries ||
                       now - checkpointed_at_ >=
@@ -269,20 +274,41 @@ void EvidenceLog::FlusherLoop() {
                               .count());
     force_checkpoint_ = false;
     if (due) {
-      const std::uint64_t size = durable_size_;
-      const Hash root = durable_root_;
+      // Signing and storing a checkpoint (three syncs) happens on its own
+      // thread so it never delays the next batch. Requests are written in
+      // order; only if that thread falls far behind are the oldest
+      // dropped (a later checkpoint covers them).
+      if (checkpoint_queue_.size() >= kMaxQueuedCheckpoints) {
+        checkpoint_queue_.pop_front();
+      }
+      checkpoint_queue_.emplace_back(durable_size_, durable_root_);
+      checkpointed_size_ = durable_size_;
+      checkpointed_at_ = now;
+      checkpoint_cv_.notify_one();
+    }
+    if (stop_ && pending_.empty()) return;
+  }
+}
+
+void EvidenceLog::CheckpointerLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    checkpoint_cv_.wait(lock, [&] {
+      return !checkpoint_queue_.empty() || checkpointer_stop_;
+    });
+    if (!checkpoint_queue_.empty()) {
+      const auto [size, root] = checkpoint_queue_.front();
+      checkpoint_queue_.pop_front();
       lock.unlock();
       Status s = WriteCheckpoint(size, root, nullptr);
       lock.lock();
-      if (!s.ok()) {
+      if (!s.ok() && failed_.ok()) {
         failed_ = std::move(s).Within("evidence log closed for writing");
         durable_cv_.notify_all();
-        continue;
       }
-      checkpointed_size_ = std::max(checkpointed_size_, size);
-      checkpointed_at_ = now;
+      continue;
     }
-    if (stop_ && pending_.empty()) return;
+    return;  // Stopped, and every request written.
   }
 }
 
@@ -384,6 +410,13 @@ Status EvidenceLog::Close() {
   }
   work_cv_.notify_one();
   if (flusher_.joinable()) flusher_.join();
+  {
+    // The flusher has posted its final checkpoint; let it be written.
+    std::lock_guard<std::mutex> guard(mu_);
+    checkpointer_stop_ = true;
+  }
+  checkpoint_cv_.notify_one();
+  if (checkpointer_.joinable()) checkpointer_.join();
   std::lock_guard<std::mutex> guard(mu_);
   return failed_;
 }

@@ -20,9 +20,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <utility>
 #include <string>
 #include <thread>
 
@@ -108,6 +111,7 @@ class EvidenceLog {
               const Clock& clock, LogOptions options);
   Status StartAfterRecovery(const VerifyResult& verified);
   void FlusherLoop();
+  void CheckpointerLoop();
   Status WriteBatch(const std::string& batch, std::uint64_t first_seq);
   Status OpenSegment(std::uint64_t first_seq, bool create);
   Status WriteCheckpoint(std::uint64_t size, const Hash& root, SignedNote* out);
@@ -143,8 +147,14 @@ class EvidenceLog {
   int segment_fd_ = -1;
   std::uint64_t segment_bytes_written_ = 0;
 
+  std::condition_variable checkpoint_cv_;  // Checkpointer waits for work.
+  // Guarded by mu_: checkpoints the flusher asked for, oldest first.
+  std::deque<std::pair<std::uint64_t, Hash>> checkpoint_queue_;
+  bool checkpointer_stop_ = false;
+
   std::mutex checkpoint_mu_;  // Serialises checkpoint writes.
   std::thread flusher_;
+  std::thread checkpointer_;
 };
 
 }  // namespace deputy::evidence

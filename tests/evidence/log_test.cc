@@ -264,9 +264,13 @@ TEST_F(EvidenceLogTest, CheckpointsEveryNEntriesAndOnDemand) {
   EXPECT_EQ(cp->size, 12u);
   EXPECT_EQ(cp->origin, kOrigin);
   EXPECT_TRUE(VerifyNote(*note, kOrigin, key_->public_key()).ok());
+  ASSERT_TRUE(log->Close().ok());
   auto files = ListCheckpoints(LogLayout{dir_});
   ASSERT_TRUE(files.ok());
-  EXPECT_GE(files->size(), 3u);  // At 5, 10 (sync appends) and 12.
+  // Written by a background thread, in order: at 5, 10 and 12.
+  std::vector<std::uint64_t> sizes;
+  for (const auto& f : *files) sizes.push_back(f.size);
+  EXPECT_EQ(sizes, (std::vector<std::uint64_t>{5, 10, 12}));
   VerifyResult r = Verify();
   EXPECT_TRUE(r.ok());
   EXPECT_EQ(r.checkpoints_verified, files->size());
