@@ -21,6 +21,7 @@ int Run(const std::vector<std::string>& args, std::ostream& out,
   Context ctx{out, err, {}};
   RegisterKeysCommands(app, ctx);
   RegisterLogCommands(app, ctx);
+  RegisterPolicyCommands(app, ctx);
 
   // CLI11 wants argv without the program name, reversed.
   std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1),

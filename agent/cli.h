@@ -33,6 +33,7 @@ struct Context {
 // One function per command family, each in its own file (cli_keys.cc, ...).
 void RegisterKeysCommands(CLI::App& app, Context& ctx);
 void RegisterLogCommands(CLI::App& app, Context& ctx);
+void RegisterPolicyCommands(CLI::App& app, Context& ctx);
 
 // Runs the command line `args` (args[0] is the program name).
 int Run(const std::vector<std::string>& args, std::ostream& out,

@@ -1,16 +1,20 @@
 // deputy log init|append|verify|show|prove|verify-proof|witness.
 #include <CLI/CLI.hpp>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "agent/cli.h"
 #include "agent/cli_util.h"
+#include "agent/decision_replay.h"
 #include "agent/evidence/log.h"
 #include "agent/evidence/note.h"
 #include "agent/evidence/segments.h"
 #include "agent/evidence/verifier.h"
 #include "base/strict_json.h"
+#include "policy/scope.h"
+#include "policy/trust_root.h"
 
 namespace deputy::cli {
 namespace {
@@ -18,10 +22,76 @@ namespace {
 using evidence::Checkpoint;
 using evidence::SignedNote;
 
-// Until the trust root exists, the agent's key is pinned by its public
-// key file; `--trust` names it.
-Result<keys::PublicKey> LoadTrust(const std::string& path) {
-  return keys::PublicKey::LoadFile(path);
+// `--trust` names either the agent's public key file, or the signed trust
+// root (then `--pin` is required and the agent's key is taken from it, for
+// `--agent` or the root's only agent).
+struct TrustOptions {
+  std::string trust;
+  std::string pin;
+  std::string agent;
+  void Add(CLI::App* cmd) {
+    cmd->add_option("--trust", trust,
+                    "The signed trust root (with --pin), or the agent's "
+                    "public key file")
+        ->required();
+    cmd->add_option("--pin", pin,
+                    "The trust root's pinned SHA-256 (hex or @FILE)");
+    cmd->add_option("--agent", agent,
+                    "The agent whose log this is (default: the trust root's "
+                    "only agent)");
+  }
+};
+
+Result<std::string> ReadPinText(const std::string& pin) {
+  std::string value = pin;
+  if (!pin.empty() && pin[0] == '@') {
+    ASSIGN_OR_RETURN(value, ReadFileBounded(pin.substr(1), 256));
+    while (!value.empty() && (value.back() == '\n' || value.back() == ' ')) {
+      value.pop_back();
+    }
+  }
+  return value;
+}
+
+Result<keys::PublicKey> LoadTrust(
+    const TrustOptions& o,
+    std::optional<policy::TrustRoot>* root_out = nullptr) {
+  ASSIGN_OR_RETURN(std::string text,
+                   ReadFileBounded(o.trust, keys::kMaxEnvelopeBytes));
+  if (text.rfind("ed25519 ", 0) == 0) {
+    auto key = keys::PublicKey::Parse(text);
+    if (!key.ok()) return key.status().Within(o.trust);
+    return key;
+  }
+  if (o.pin.empty()) {
+    return Status::Invalid("--trust " + o.trust +
+                           " is a trust root: give its --pin");
+  }
+  auto env = keys::Envelope::Parse(text);
+  if (!env.ok()) return env.status().Within(o.trust);
+  ASSIGN_OR_RETURN(std::string pin, ReadPinText(o.pin));
+  // An auditor verifies old logs: the root is checked as of its own
+  // validity, not of today.
+  auto payload = policy::TrustRoot::ParsePayload(env->payload);
+  if (!payload.ok()) return payload.status().Within(o.trust);
+  auto root =
+      policy::TrustRoot::VerifyPinned(*env, pin, payload->expires() - 1);
+  if (!root.ok()) return root.status().Within(o.trust);
+  const policy::AgentIdentity* agent = nullptr;
+  if (!o.agent.empty()) {
+    agent = root->FindAgent(o.agent);
+  } else if (root->agents().size() == 1) {
+    agent = &root->agents()[0];
+  }
+  if (agent == nullptr) {
+    return Status::NotFound(
+        o.agent.empty() ? "the trust root lists several agents: "
+                          "give --agent"
+                        : "agent " + o.agent + " is not in the trust root");
+  }
+  keys::PublicKey key = agent->key;
+  if (root_out != nullptr) *root_out = std::move(*root);
+  return key;
 }
 
 // --- log init ---------------------------------------------------------------
@@ -99,7 +169,8 @@ int LogAppend(Context& ctx, const AppendOptions& o) {
 
 struct VerifyLogOptions {
   std::string dir;
-  std::string trust;
+  TrustOptions trust;
+  std::vector<std::string> scopes;
   std::vector<std::string> checkpoints;
   std::vector<std::string> witness_keys;
   bool json = false;
@@ -107,7 +178,8 @@ struct VerifyLogOptions {
 };
 
 int LogVerify(Context& ctx, const VerifyLogOptions& o) {
-  auto agent = LoadTrust(o.trust);
+  std::optional<policy::TrustRoot> root;
+  auto agent = LoadTrust(o.trust, &root);
   if (!agent.ok()) return Fail(ctx, "log verify", agent.status());
   auto origin = evidence::ReadLogOrigin(evidence::LogLayout{o.dir});
   if (!origin.ok()) return Fail(ctx, "log verify", origin.status());
@@ -120,6 +192,36 @@ int LogVerify(Context& ctx, const VerifyLogOptions& o) {
   evidence::VerifyOptions options;
   options.agent_key = &*agent;
   if (!o.integrity_only) options.rules = evidence::DefaultRules();
+  if (!o.scopes.empty()) {
+    if (!root) {
+      return Fail(ctx, "log verify",
+                  Status::Invalid("--scope needs --trust to be the signed "
+                                  "trust root (with --pin)"));
+    }
+    // Each signed scope the agent ran under, checked as of its own
+    // validity; decisions made under it are replayed.
+    std::map<std::string, policy::Gate> gates;
+    for (const auto& path : o.scopes) {
+      auto text = ReadFileBounded(path, keys::kMaxEnvelopeBytes);
+      if (!text.ok()) return Fail(ctx, "log verify", text.status());
+      auto env = keys::Envelope::Parse(*text);
+      if (!env.ok()) return Fail(ctx, "log verify", env.status().Within(path));
+      auto payload = policy::ScopeManifest::ParsePayload(env->payload);
+      if (!payload.ok()) {
+        return Fail(ctx, "log verify", payload.status().Within(path));
+      }
+      auto scope = policy::ScopeManifest::Verify(*env, *root, payload->agent(),
+                                                 0, payload->not_before());
+      if (!scope.ok()) {
+        return Fail(ctx, "log verify", scope.status().Within(path));
+      }
+      auto gate = policy::Gate::Create(*root, scope->agent(), &*scope);
+      if (!gate.ok()) return Fail(ctx, "log verify", gate.status());
+      gates.emplace(scope->digest(), std::move(*gate));
+    }
+    options.rules.push_back(
+        std::make_unique<agent::DecisionReplayRule>(std::move(gates)));
+  }
   auto report_invalid = [&](const evidence::VerifyFailure& f) {
     if (o.json) {
       nlohmann::json j = {{"valid", false},
@@ -175,7 +277,7 @@ int LogVerify(Context& ctx, const VerifyLogOptions& o) {
             << (o.integrity_only ? "; integrity only (no semantic rules)"
                                  : "; rules intent-needs-allow, "
                                    "intent-resolved")
-            << "\n";
+            << (o.scopes.empty() ? "" : ", decision-reproduces") << "\n";
     if (result->unsigned_tail() > 0) {
       ctx.out << "note: the last " << result->unsigned_tail()
               << " entries are chained but not yet covered by a signed "
@@ -243,7 +345,7 @@ Status ReadLeaves(const std::string& dir, std::uint64_t seq,
 }
 
 int LogProve(Context& ctx, const std::string& dir, std::uint64_t seq,
-             const std::string& trust) {
+             const TrustOptions& trust) {
   auto agent = LoadTrust(trust);
   if (!agent.ok()) return Fail(ctx, "log prove", agent.status());
   evidence::LogLayout layout{dir};
@@ -289,7 +391,7 @@ int LogProve(Context& ctx, const std::string& dir, std::uint64_t seq,
 }
 
 int LogVerifyProof(Context& ctx, const std::string& path,
-                   const std::string& trust) {
+                   const TrustOptions& trust) {
   auto agent = LoadTrust(trust);
   if (!agent.ok()) return Fail(ctx, "log verify-proof", agent.status());
   auto text = ReadInput(path, evidence::kMaxNoteBytes * 2);
@@ -331,7 +433,7 @@ struct WitnessOptions {
   std::string key;
   PassphraseSource passphrase;
   std::string state;
-  std::string trust;
+  TrustOptions trust;
 };
 
 int LogWitness(Context& ctx, const WitnessOptions& o) {
@@ -471,9 +573,10 @@ void RegisterLogCommands(CLI::App& app, Context& ctx) {
       "roots and signatures, witnessed checkpoints, semantic rules (exit 0 "
       "valid, 1 invalid naming the first failure, 2 usage)");
   v->add_option("DIR", vo->dir, "Log directory")->required();
-  v->add_option("--trust", vo->trust,
-                "The agent's public key file (checkpoint signatures)")
-      ->required();
+  vo->trust.Add(v);
+  v->add_option("--scope", vo->scopes,
+                "A signed scope the agent ran under: re-run every decision "
+                "made under it (needs the trust root; repeatable)");
   v->add_option("--checkpoint", vo->checkpoints,
                 "A witnessed checkpoint the log must be consistent with "
                 "(repeatable)");
@@ -499,15 +602,14 @@ void RegisterLogCommands(CLI::App& app, Context& ctx) {
   });
 
   auto po =
-      std::make_shared<std::tuple<std::string, std::uint64_t, std::string>>();
+      std::make_shared<std::tuple<std::string, std::uint64_t, TrustOptions>>();
   auto* p = log->add_subcommand(
       "prove",
       "Print an inclusion proof (C2SP tlog-proof) of one entry with the "
       "newest signed checkpoint covering it");
   p->add_option("DIR", std::get<0>(*po), "Log directory")->required();
   p->add_option("--seq", std::get<1>(*po), "Entry seq")->required();
-  p->add_option("--trust", std::get<2>(*po), "The agent's public key file")
-      ->required();
+  std::get<2>(*po).Add(p);
   p->callback([&ctx, po] {
     ctx.action = [&ctx, po] {
       return LogProve(ctx, std::get<0>(*po), std::get<1>(*po),
@@ -515,13 +617,12 @@ void RegisterLogCommands(CLI::App& app, Context& ctx) {
     };
   });
 
-  auto vp = std::make_shared<std::pair<std::string, std::string>>();
+  auto vp = std::make_shared<std::pair<std::string, TrustOptions>>();
   auto* x = log->add_subcommand(
       "verify-proof",
       "Verify an inclusion proof offline (exit 0 valid, 1 invalid, 2 usage)");
   x->add_option("PROOF", vp->first, "Proof file, - for stdin")->required();
-  x->add_option("--trust", vp->second, "The agent's public key file")
-      ->required();
+  vp->second.Add(x);
   x->callback([&ctx, vp] {
     ctx.action = [&ctx, vp] {
       return LogVerifyProof(ctx, vp->first, vp->second);
@@ -540,8 +641,7 @@ void RegisterLogCommands(CLI::App& app, Context& ctx) {
   w->add_option("--state", wo->state,
                 "The witness's state: its last cosigned checkpoint")
       ->required();
-  w->add_option("--trust", wo->trust, "The agent's public key file")
-      ->required();
+  wo->trust.Add(w);
   w->callback(
       [&ctx, wo] { ctx.action = [&ctx, wo] { return LogWitness(ctx, *wo); }; });
 }

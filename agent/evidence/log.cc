@@ -293,9 +293,8 @@ void EvidenceLog::FlusherLoop() {
 void EvidenceLog::CheckpointerLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
-    checkpoint_cv_.wait(lock, [&] {
-      return !checkpoint_queue_.empty() || checkpointer_stop_;
-    });
+    checkpoint_cv_.wait(
+        lock, [&] { return !checkpoint_queue_.empty() || checkpointer_stop_; });
     if (!checkpoint_queue_.empty()) {
       const auto [size, root] = checkpoint_queue_.front();
       checkpoint_queue_.pop_front();

@@ -25,9 +25,9 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <utility>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "agent/evidence/clock.h"
 #include "agent/evidence/entry.h"
