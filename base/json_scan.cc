@@ -370,7 +370,10 @@ std::string KeyComponent(const StringToken& key) {
 }
 
 std::string IndexComponent(std::size_t index) {
-  return "[" + std::to_string(index) + "]";
+  std::string out = "[";
+  out += std::to_string(index);
+  out += ']';
+  return out;
 }
 
 // What the parser found where it expected something else.
