@@ -14,9 +14,6 @@ function(deputy_add_test name label)
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock
                                         GTest::gtest_main)
-  # GoogleTest and nlohmann/json are most of every test file's compile time.
-  target_precompile_headers(${name} PRIVATE <gtest/gtest.h>
-                            <nlohmann/json.hpp>)
   # One target per label ("unit_tests", "integration_tests"), so the
   # sanitizer build compiles only what it runs.
   if(NOT TARGET ${label}_tests)
