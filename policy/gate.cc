@@ -250,6 +250,12 @@ void Gate::Index::ForEachMatch(const std::string& canonical,
       auto [ab, ae] = subtrees.equal_range(a);
       for (auto it = ab; it != ae; ++it) fn(it->second);
     }
+    // The root DN (canonical "") contains every DN. Anything with '=' is
+    // treated as a DN here: for a forbid that errs towards denying.
+    if (canonical.find('=') != std::string::npos) {
+      auto [rb, re] = subtrees.equal_range(std::string());
+      for (auto it = rb; it != re; ++it) fn(it->second);
+    }
   }
   if (!globs.empty()) {
     for (char key : {canonical.empty() ? '\0' : canonical[0], '\0'}) {

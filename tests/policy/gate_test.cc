@@ -182,6 +182,25 @@ TEST_F(GateTest, RefusesDnsOutsidePlainAscii) {
   EXPECT_EQ(d.reasons[0], "invalid_action");
 }
 
+// Found by the Cedar comparison: the index looked up a DN's ancestors but
+// never the root DN, so a forbid on the whole directory did not apply.
+TEST_F(GateTest, ForbidOnTheRootDnCoversEveryEntry) {
+  nlohmann::json scope = BaseScope();
+  scope["forbid"].push_back({{"id", "freeze-all"},
+                             {"target", "*"},
+                             {"operations", {"*"}},
+                             {"resources", {{"subtree", ""}}}});
+  Build(scope);
+  for (const char* dn : {"uid=dave,ou=people,dc=example,dc=org", "dc=org"}) {
+    Decision d = Decide(Ldap("disable", dn));
+    EXPECT_EQ(d.effect, Effect::kDeny) << dn;
+    EXPECT_EQ(d.failed_clause, "forbid:freeze-all") << dn;
+  }
+  // Plain names are not in any DN subtree.
+  Decision d = Decide({"postgres", "grant_role", "app_x", "", "T-1", "x"});
+  EXPECT_NE(d.failed_clause, "forbid:freeze-all");
+}
+
 TEST_F(GateTest, SubtreeIsNotAStringSuffix) {
   Decision d =
       Decide(Ldap("disable", "uid=dave,ou=notpeople,dc=example,dc=org"));
