@@ -42,17 +42,6 @@ struct TrustOptions {
   }
 };
 
-Result<std::string> ReadPinText(const std::string& pin) {
-  std::string value = pin;
-  if (!pin.empty() && pin[0] == '@') {
-    ASSIGN_OR_RETURN(value, ReadFileBounded(pin.substr(1), 256));
-    while (!value.empty() && (value.back() == '\n' || value.back() == ' ')) {
-      value.pop_back();
-    }
-  }
-  return value;
-}
-
 Result<keys::PublicKey> LoadTrust(
     const TrustOptions& o,
     std::optional<policy::TrustRoot>* root_out = nullptr) {
@@ -69,7 +58,7 @@ Result<keys::PublicKey> LoadTrust(
   }
   auto env = keys::Envelope::Parse(text);
   if (!env.ok()) return env.status().Within(o.trust);
-  ASSIGN_OR_RETURN(std::string pin, ReadPinText(o.pin));
+  ASSIGN_OR_RETURN(std::string pin, ReadPin(o.pin));
   // An auditor verifies old logs: the root is checked as of its own
   // validity, not of today.
   auto payload = policy::TrustRoot::ParsePayload(env->payload);

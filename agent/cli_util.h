@@ -70,4 +70,20 @@ inline int Fail(Context& ctx, std::string_view command, const Status& status) {
   return kExitFailure;
 }
 
+// A pin is 64 hex digits, given directly or as @FILE.
+inline Result<std::string> ReadPin(const std::string& pin) {
+  std::string value = pin;
+  if (!pin.empty() && pin[0] == '@') {
+    ASSIGN_OR_RETURN(value, ReadFileBounded(pin.substr(1), 256));
+    while (!value.empty() && (value.back() == '\n' || value.back() == ' ')) {
+      value.pop_back();
+    }
+  }
+  if (value.size() != 64 ||
+      value.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return Status::Invalid("a trust root pin is 64 lower-case hex digits");
+  }
+  return value;
+}
+
 }  // namespace deputy::cli
