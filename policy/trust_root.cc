@@ -7,6 +7,7 @@
 #include <set>
 #include <utility>
 
+#include "base/civil_time.h"
 #include "base/strict_json.h"
 #include "keys/sha256.h"
 
@@ -20,47 +21,6 @@ constexpr std::int64_t kMicrosPerSecond = 1'000'000;
 constexpr std::int64_t kSecondsPerDay = 86'400;
 constexpr std::size_t kMaxContactBytes = 256;
 constexpr std::size_t kMaxAccountBytes = 1024;
-
-// Howard Hinnant's days_from_civil: days since 1970-01-01 in the proleptic
-// Gregorian calendar. Exact for every year an int64 can hold here.
-std::int64_t DaysFromCivil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2 ? 1 : 0;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
-struct Civil {
-  std::int64_t year;
-  unsigned month;
-  unsigned day;
-};
-
-// The inverse (civil_from_days).
-Civil CivilFromDays(std::int64_t z) {
-  z += 719468;
-  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-  const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-  return {y + (m <= 2 ? 1 : 0), m, d};
-}
-
-bool IsLeapYear(std::int64_t y) {
-  return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-}
-
-unsigned DaysInMonth(std::int64_t y, unsigned m) {
-  static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30,
-                                       31, 31, 30, 31, 30, 31};
-  return m == 2 && IsLeapYear(y) ? 29 : kDays[m - 1];
-}
 
 // Reads `count` decimal digits at `pos`; -1 if any is not a digit.
 int Digits(std::string_view text, std::size_t pos, std::size_t count) {
@@ -255,7 +215,7 @@ std::string FormatRfc3339Seconds(std::int64_t micros) {
     second_of_day += kSecondsPerDay;
     --days;
   }
-  const Civil c = CivilFromDays(days);
+  const CivilDate c = CivilFromDays(days);
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02d:%02d:%02dZ",
                 static_cast<long long>(c.year), c.month, c.day,
