@@ -97,29 +97,36 @@ bool IsDeletion(std::string_view operation) {
   return operation.rfind("delete", 0) == 0 || operation.rfind("drop", 0) == 0;
 }
 
+namespace {
+
+// The canonical DN and its canonical ancestors, nearest first. Each RDN is
+// canonicalised by the DN library, the same function the scope's patterns
+// went through; suffixes are built from the root down.
+std::string CanonicalWithAncestors(const Dn& dn,
+                                   std::vector<std::string>* ancestors) {
+  const auto& rdns = dn.rdns();
+  std::vector<std::string> suffixes(rdns.size());
+  std::string acc;
+  for (std::size_t i = rdns.size(); i-- > 0;) {
+    std::string rdn = rdns[i].Canonical();
+    acc = acc.empty() ? rdn : rdn + "," + acc;
+    suffixes[i] = acc;
+  }
+  if (ancestors != nullptr) {
+    ancestors->assign(suffixes.begin() + 1, suffixes.end());
+  }
+  return suffixes[0];
+}
+
+}  // namespace
+
 std::string NormaliseResource(std::string_view text,
                               std::vector<std::string>* ancestors) {
   if (ancestors != nullptr) ancestors->clear();
   std::string trimmed = Trim(text);
   if (trimmed.find('=') != std::string::npos) {
     auto dn = Dn::Parse(trimmed);
-    if (dn.ok() && !dn->empty()) {
-      const auto& rdns = dn->rdns();
-      // Build suffixes from the root down: rdns[i..] for every i. Each
-      // RDN is canonicalised by the DN library, the same function the
-      // scope's patterns went through.
-      std::vector<std::string> suffixes(rdns.size());
-      std::string acc;
-      for (std::size_t i = rdns.size(); i-- > 0;) {
-        std::string rdn = rdns[i].Canonical();
-        acc = acc.empty() ? rdn : rdn + "," + acc;
-        suffixes[i] = acc;
-      }
-      if (ancestors != nullptr) {
-        ancestors->assign(suffixes.begin() + 1, suffixes.end());
-      }
-      return suffixes[0];
-    }
+    if (dn.ok() && !dn->empty()) return CanonicalWithAncestors(*dn, ancestors);
   }
   return Lower(trimmed);
 }
@@ -338,9 +345,16 @@ Decision Gate::DecideOrThrow(const Action& action,
   // A DN outside plain ASCII could name an entry the server folds to a
   // protected one (fullwidth letters, the Kelvin sign, hex-encoded values)
   // while no pattern here matches it: refuse rather than guess.
-  for (const std::string* text : {&action.resource, &action.subject}) {
-    if (text->find('=') == std::string::npos) continue;
-    auto dn = Dn::Parse(Trim(*text));
+  // Each DN is parsed once: checked here, then normalised from the parse.
+  auto normalise = [](const std::string& text,
+                      std::vector<std::string>& ancestors,
+                      std::string& out) -> std::optional<Decision> {
+    ancestors.clear();
+    if (text.find('=') == std::string::npos) {
+      out = Lower(Trim(text));
+      return std::nullopt;
+    }
+    auto dn = Dn::Parse(Trim(text));
     if (!dn.ok()) {
       return Deny("invalid_action", "not a valid DN: " + dn.status().message());
     }
@@ -349,14 +363,22 @@ Decision Gate::DecideOrThrow(const Action& action,
                   "DNs outside plain ASCII are refused: their matching on "
                   "the server cannot be reproduced here");
     }
-  }
+    out = dn->empty() ? Lower(Trim(text))
+                      : CanonicalWithAncestors(*dn, &ancestors);
+    return std::nullopt;
+  };
   std::vector<std::string> ancestors;
-  const std::string resource = NormaliseResource(action.resource, &ancestors);
+  std::string resource;
   std::vector<std::string> subject_ancestors;
-  const std::string subject =
-      action.subject.empty()
-          ? std::string()
-          : NormaliseResource(action.subject, &subject_ancestors);
+  std::string subject;
+  if (auto refused = normalise(action.resource, ancestors, resource)) {
+    return *refused;
+  }
+  if (!action.subject.empty()) {
+    if (auto refused = normalise(action.subject, subject_ancestors, subject)) {
+      return *refused;
+    }
+  }
 
   // 2. Invariants no manifest can lift.
   if (target == "deputy") {
