@@ -45,7 +45,7 @@
 
 #include "base/status.h"
 #include "keys/dsse.h"
-#include "policy/dn.h"
+#include "base/dn.h"
 #include "policy/trust_root.h"
 
 namespace deputy::policy {

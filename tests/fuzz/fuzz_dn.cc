@@ -25,12 +25,12 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/dn.h"
+#include "base/dn.h"
 
 namespace {
 
 using deputy::Result;
-using deputy::policy::Dn;
+using deputy::Dn;
 
 [[noreturn]] void Fail(const char* what, std::string_view detail) {
   std::fprintf(stderr, "fuzz_dn: %s: %.*s\n", what,
@@ -74,7 +74,7 @@ void CheckDn(std::string_view text) {
   Check(again->rdns().size() == dn->rdns().size(), "RDN count changed",
         canonical);
   std::string joined;
-  for (const deputy::policy::Rdn& rdn : dn->rdns()) {
+  for (const deputy::Rdn& rdn : dn->rdns()) {
     if (!joined.empty()) joined += ',';
     joined += rdn.Canonical();
   }
@@ -115,7 +115,7 @@ void CheckPair(std::string_view left, std::string_view right) {
 }
 
 void CheckDnEscape(std::string_view value) {
-  const std::string escaped = deputy::policy::EscapeDnValue(value);
+  const std::string escaped = deputy::EscapeDnValue(value);
   const std::string text = "uid=" + escaped;
   if (text.size() > 4096) return;
   Result<Dn> dn = Dn::Parse(text);
@@ -148,7 +148,7 @@ int HexValue(char c) {
 }
 
 void CheckFilterEscape(std::string_view value) {
-  const std::string escaped = deputy::policy::EscapeFilterValue(value);
+  const std::string escaped = deputy::EscapeFilterValue(value);
   std::string unescaped;
   for (std::size_t i = 0; i < escaped.size(); ++i) {
     const char c = escaped[i];
@@ -195,8 +195,8 @@ bool ReferenceGlob(std::string_view p, std::string_view t, bool fold) {
 }
 
 void CheckGlob(std::string_view pattern, std::string_view text) {
-  const bool exact = deputy::policy::GlobMatch(pattern, text, false);
-  const bool folded = deputy::policy::GlobMatch(pattern, text, true);
+  const bool exact = deputy::GlobMatch(pattern, text, false);
+  const bool folded = deputy::GlobMatch(pattern, text, true);
   if (exact) Check(folded, "case folding lost a match");
   if (pattern.size() <= 64 && text.size() <= 64) {
     Check(exact == ReferenceGlob(pattern, text, false),

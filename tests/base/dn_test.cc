@@ -1,4 +1,4 @@
-#include "policy/dn.h"
+#include "base/dn.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-namespace deputy::policy {
+namespace deputy {
 
 // Lets failing EXPECT_EQs on DNs print something readable.
 void PrintTo(const Dn& dn, std::ostream* os) {
@@ -674,4 +674,4 @@ TEST(Glob, PathologicalPatternsFinishQuickly) {
 }
 
 }  // namespace
-}  // namespace deputy::policy
+}  // namespace deputy

@@ -1,4 +1,4 @@
-#include "policy/dn.h"
+#include "base/dn.h"
 
 #include <algorithm>
 #include <cstddef>
@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-namespace deputy::policy {
+namespace deputy {
 namespace {
 
 constexpr std::size_t kMaxDnBytes = 4096;
@@ -656,4 +656,4 @@ bool GlobMatch(std::string_view pattern, std::string_view text,
   return p == pattern.size();
 }
 
-}  // namespace deputy::policy
+}  // namespace deputy

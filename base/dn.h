@@ -23,7 +23,7 @@
 
 #include "base/status.h"
 
-namespace deputy::policy {
+namespace deputy {
 
 struct Rdn {
   // Type (lower case, aliases mapped) and value (unescaped, case and inner
@@ -103,4 +103,4 @@ std::string EscapeFilterValue(std::string_view value);
 bool GlobMatch(std::string_view pattern, std::string_view text,
                bool fold_case = false);
 
-}  // namespace deputy::policy
+}  // namespace deputy
