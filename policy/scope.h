@@ -43,9 +43,9 @@
 #include <string_view>
 #include <vector>
 
+#include "base/dn.h"
 #include "base/status.h"
 #include "keys/dsse.h"
-#include "base/dn.h"
 #include "policy/trust_root.h"
 
 namespace deputy::policy {

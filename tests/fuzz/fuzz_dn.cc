@@ -29,8 +29,8 @@
 
 namespace {
 
-using deputy::Result;
 using deputy::Dn;
+using deputy::Result;
 
 [[noreturn]] void Fail(const char* what, std::string_view detail) {
   std::fprintf(stderr, "fuzz_dn: %s: %.*s\n", what,
