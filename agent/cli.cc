@@ -22,6 +22,7 @@ int Run(const std::vector<std::string>& args, std::ostream& out,
   RegisterKeysCommands(app, ctx);
   RegisterLogCommands(app, ctx);
   RegisterPolicyCommands(app, ctx);
+  RegisterSandboxCommands(app, ctx);
 
   // CLI11 wants argv without the program name, reversed.
   std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1),
