@@ -1,18 +1,24 @@
 #include "agent/sandbox/cgroup.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <memory>
 #include <sstream>
-#include <thread>
 
 #include "base/files.h"
 
 namespace deputy::sandbox {
 namespace {
+
+constexpr const char* kMemoryRoot = "/sys/fs/cgroup/memory/deputy";
+constexpr const char* kPidsRoot = "/sys/fs/cgroup/pids/deputy";
 
 Status WriteValue(const std::string& path, const std::string& value) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
@@ -47,88 +53,105 @@ std::uint64_t ReadKeyed(const std::string& path, const std::string& key) {
   return 0;
 }
 
-Result<std::string> MakeGroup(const std::string& controller,
-                              const std::string& name) {
-  std::string parent = "/sys/fs/cgroup/" + controller + "/deputy";
-  if (::mkdir(parent.c_str(), 0755) < 0 && errno != EEXIST) {
-    return Status::Errno("mkdir " + parent, errno);
+// Removes slots whose threads are gone (an agent that crashed or was
+// killed): empty groups named "<pid>-<tid>" whose pid is not alive.
+void RemoveStaleSlots(const char* root) {
+  DIR* d = ::opendir(root);
+  if (d == nullptr) return;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+    if (pid == ::getpid() || (::kill(pid, 0) == 0 || errno == EPERM)) {
+      continue;
+    }
+    ::rmdir((std::string(root) + "/" + e->d_name).c_str());
   }
-  std::string dir = parent + "/" + name;
-  if (::mkdir(dir.c_str(), 0755) < 0) {
+  ::closedir(d);
+}
+
+Result<std::string> MakeGroup(const char* root, const std::string& name) {
+  if (::mkdir(root, 0755) < 0 && errno != EEXIST) {
+    return Status::Errno(std::string("mkdir ") + root, errno);
+  }
+  std::string dir = std::string(root) + "/" + name;
+  if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) {
     return Status::Errno("mkdir " + dir, errno);
   }
   return dir;
 }
 
+struct SlotHolder {
+  std::unique_ptr<ThreadSlot> slot;
+};
+thread_local SlotHolder t_slot;
+
 }  // namespace
 
-Result<RunCgroup> RunCgroup::Create(const std::string& name, bool memory,
-                                    bool pids, std::uint64_t memory_limit,
-                                    std::uint64_t pids_limit) {
-  RunCgroup cg;
-  if (memory) {
-    ASSIGN_OR_RETURN(cg.memory_, MakeGroup("memory", name));
-    RETURN_IF_ERROR(WriteValue(cg.memory_ + "/memory.limit_in_bytes",
-                               std::to_string(memory_limit)));
-    // No swap beyond the limit, where the kernel accounts swap.
-    struct stat st;
-    std::string memsw = cg.memory_ + "/memory.memsw.limit_in_bytes";
-    if (::stat(memsw.c_str(), &st) == 0) {
-      RETURN_IF_ERROR(WriteValue(memsw, std::to_string(memory_limit)));
-    }
-  }
-  if (pids) {
-    ASSIGN_OR_RETURN(cg.pids_, MakeGroup("pids", name));
-    RETURN_IF_ERROR(
-        WriteValue(cg.pids_ + "/pids.max", std::to_string(pids_limit)));
-  }
-  return cg;
+Result<ThreadSlot*> ThreadSlot::ForThisThread() {
+  if (t_slot.slot) return t_slot.slot.get();
+  RemoveStaleSlots(kMemoryRoot);
+  RemoveStaleSlots(kPidsRoot);
+  std::unique_ptr<ThreadSlot> slot(new ThreadSlot());
+  slot->tid_ = static_cast<pid_t>(::syscall(SYS_gettid));
+  std::string name =
+      std::to_string(::getpid()) + "-" + std::to_string(slot->tid_);
+  ASSIGN_OR_RETURN(slot->memory_, MakeGroup(kMemoryRoot, name));
+  ASSIGN_OR_RETURN(slot->pids_, MakeGroup(kPidsRoot, name));
+  // The one slow write (an RCU grace period), once per thread.
+  const std::string tid = std::to_string(slot->tid_);
+  RETURN_IF_ERROR(WriteValue(slot->memory_ + "/tasks", tid));
+  RETURN_IF_ERROR(WriteValue(slot->pids_ + "/tasks", tid));
+  t_slot.slot = std::move(slot);
+  return t_slot.slot.get();
 }
 
-RunCgroup::RunCgroup(RunCgroup&& other) noexcept
-    : memory_(std::move(other.memory_)), pids_(std::move(other.pids_)) {
-  other.memory_.clear();
-  other.pids_.clear();
+ThreadSlot::~ThreadSlot() {
+  // Back to the parent groups, then the slot can go.
+  const std::string tid = std::to_string(tid_);
+  (void)WriteValue("/sys/fs/cgroup/memory/tasks", tid);
+  (void)WriteValue("/sys/fs/cgroup/pids/tasks", tid);
+  ::rmdir(memory_.c_str());
+  ::rmdir(pids_.c_str());
 }
 
-RunCgroup::~RunCgroup() { Remove(); }
-
-Status RunCgroup::Join(pid_t pid) const {
-  for (const std::string* dir : {&memory_, &pids_}) {
-    if (dir->empty()) continue;
-    RETURN_IF_ERROR(WriteValue(*dir + "/cgroup.procs", std::to_string(pid)));
+Status ThreadSlot::BeginRun(std::uint64_t memory_limit,
+                            std::uint64_t processes) {
+  // memsw (memory + swap) must stay at or above the memory limit: lower
+  // or raise them in the order that keeps that true.
+  std::string memsw = memory_ + "/memory.memsw.limit_in_bytes";
+  struct stat st;
+  bool has_memsw = ::stat(memsw.c_str(), &st) == 0;
+  std::string limit = std::to_string(memory_limit);
+  if (has_memsw && ReadNumber(memsw) < memory_limit) {
+    RETURN_IF_ERROR(WriteValue(memsw, limit));
   }
+  RETURN_IF_ERROR(WriteValue(memory_ + "/memory.limit_in_bytes", limit));
+  if (has_memsw) RETURN_IF_ERROR(WriteValue(memsw, limit));
+  RETURN_IF_ERROR(WriteValue(memory_ + "/memory.max_usage_in_bytes", "0"));
+  RETURN_IF_ERROR(WriteValue(memory_ + "/memory.failcnt", "0"));
+  RETURN_IF_ERROR(
+      WriteValue(pids_ + "/pids.max", std::to_string(processes + 1)));
+  oom_kills_before_ = ReadKeyed(memory_ + "/memory.oom_control", "oom_kill");
+  pids_max_before_ = ReadKeyed(pids_ + "/pids.events", "max");
   return Status::Ok();
 }
 
-CgroupReport RunCgroup::Report() const {
+CgroupReport ThreadSlot::EndRun() const {
   CgroupReport r;
-  if (!memory_.empty()) {
-    r.peak_memory = ReadNumber(memory_ + "/memory.max_usage_in_bytes");
-    r.oom_killed = ReadKeyed(memory_ + "/memory.oom_control", "oom_kill") > 0;
-    r.memory_limit_hit =
-        r.oom_killed || ReadNumber(memory_ + "/memory.failcnt") > 0;
-    if (!ReadSmall(memory_ + "/cgroup.procs").empty()) r.processes_left = true;
-  }
-  if (!pids_.empty()) {
-    r.pids_limit_hit = ReadKeyed(pids_ + "/pids.events", "max") > 0;
-    if (!ReadSmall(pids_ + "/cgroup.procs").empty()) r.processes_left = true;
+  r.peak_memory = ReadNumber(memory_ + "/memory.max_usage_in_bytes");
+  r.oom_killed = ReadKeyed(memory_ + "/memory.oom_control", "oom_kill") >
+                 oom_kills_before_;
+  r.memory_limit_hit =
+      r.oom_killed || ReadNumber(memory_ + "/memory.failcnt") > 0;
+  r.pids_limit_hit =
+      ReadKeyed(pids_ + "/pids.events", "max") > pids_max_before_;
+  // Every task left in the slot but the thread itself.
+  std::istringstream tasks(ReadSmall(pids_ + "/tasks"));
+  pid_t t;
+  while (tasks >> t) {
+    if (t != tid_) r.processes_left = true;
   }
   return r;
-}
-
-void RunCgroup::Remove() {
-  for (std::string* dir : {&memory_, &pids_}) {
-    if (dir->empty()) continue;
-    // The last task may still be leaving the group for a moment after its
-    // parent reaped it.
-    for (int i = 0; i < 50; ++i) {
-      if (::rmdir(dir->c_str()) == 0 || errno == ENOENT) break;
-      if (errno != EBUSY) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    dir->clear();
-  }
 }
 
 }  // namespace deputy::sandbox

@@ -1021,14 +1021,10 @@ Result<RunResult> Policy::Run(std::string_view input,
   RETURN_IF_ERROR(SetNonBlocking(err_parent.get()));
 
   const std::uint64_t run = g_run_counter.fetch_add(1);
-  std::optional<RunCgroup> cgroup;
+  ThreadSlot* cgroup = nullptr;
   if (!weakened(Layer::kCgroups)) {
-    ASSIGN_OR_RETURN(
-        auto cg,
-        RunCgroup::Create(
-            "run-" + std::to_string(::getpid()) + "-" + std::to_string(run),
-            true, true, limits_.memory, limits_.processes));
-    cgroup.emplace(std::move(cg));
+    ASSIGN_OR_RETURN(cgroup, ThreadSlot::ForThisThread());
+    RETURN_IF_ERROR(cgroup->BeginRun(limits_.memory, limits_.processes));
   }
 
   ChildPlan plan = compiled_->plan;
@@ -1070,7 +1066,8 @@ Result<RunResult> Policy::Run(std::string_view input,
     }
     return s;
   };
-  // The identity the module runs as, and its cgroups, before it may go on.
+  // The identity the module runs as, before it may go on. (It was born in
+  // this thread's cgroup slot.)
   if (!features_.root) {
     Status s = WriteProcFile(static_cast<pid_t>(pid), "setgroups", "deny");
     if (!s.ok()) return abort_child(s);
@@ -1079,10 +1076,6 @@ Result<RunResult> Policy::Run(std::string_view input,
     std::uint32_t id = std::string_view(map) == "uid_map" ? uid : gid;
     Status s = WriteProcFile(static_cast<pid_t>(pid), map,
                              "0 " + std::to_string(id) + " 1\n");
-    if (!s.ok()) return abort_child(s);
-  }
-  if (cgroup) {
-    Status s = cgroup->Join(static_cast<pid_t>(pid));
     if (!s.ok()) return abort_child(s);
   }
   if (::send(sync_parent.get(), "G", 1, MSG_NOSIGNAL) != 1) {
@@ -1116,7 +1109,7 @@ Result<RunResult> Policy::Run(std::string_view input,
         "the sandboxed child ended before executing the module");
   }
   if (cgroup) {
-    CgroupReport cg = cgroup->Report();
+    CgroupReport cg = cgroup->EndRun();
     result.peak_memory = cg.peak_memory;
     result.stray_processes = cg.processes_left;
     if (cg.oom_killed || (cg.memory_limit_hit && result.signal == SIGKILL &&
