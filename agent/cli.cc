@@ -23,6 +23,7 @@ int Run(const std::vector<std::string>& args, std::ostream& out,
   RegisterLogCommands(app, ctx);
   RegisterPolicyCommands(app, ctx);
   RegisterSandboxCommands(app, ctx);
+  RegisterAgentCommands(app, ctx);
 
   // CLI11 wants argv without the program name, reversed.
   std::vector<std::string> rest(args.begin() + (args.empty() ? 0 : 1),

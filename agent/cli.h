@@ -35,6 +35,7 @@ void RegisterKeysCommands(CLI::App& app, Context& ctx);
 void RegisterLogCommands(CLI::App& app, Context& ctx);
 void RegisterPolicyCommands(CLI::App& app, Context& ctx);
 void RegisterSandboxCommands(CLI::App& app, Context& ctx);
+void RegisterAgentCommands(CLI::App& app, Context& ctx);
 
 // Runs the command line `args` (args[0] is the program name).
 int Run(const std::vector<std::string>& args, std::ostream& out,

@@ -12,6 +12,7 @@
 #include "agent/evidence/note.h"
 #include "agent/evidence/segments.h"
 #include "agent/evidence/verifier.h"
+#include "agent/receipt.h"
 #include "base/strict_json.h"
 #include "policy/scope.h"
 #include "policy/trust_root.h"
@@ -383,12 +384,23 @@ int LogVerifyProof(Context& ctx, const std::string& path,
                    const TrustOptions& trust) {
   auto agent = LoadTrust(trust);
   if (!agent.ok()) return Fail(ctx, "log verify-proof", agent.status());
-  auto text = ReadInput(path, evidence::kMaxNoteBytes * 2);
+  auto text = ReadInput(path, 16 << 20);
   if (!text.ok()) return Fail(ctx, "log verify-proof", text.status());
   auto invalid = [&](const Status& s) {
     ctx.err << "invalid: " << s.message() << "\n";
     return kExitFailure;
   };
+  // A ticket's receipt: every proof in it, against one signed checkpoint.
+  if (!text->empty() && (*text)[0] == '{') {
+    auto check = agent::VerifyReceipt(*text, *agent);
+    if (!check.ok()) return invalid(check.status());
+    ctx.out << "valid: receipt of " << check->ticket << " (" << check->outcome
+            << "): " << check->entries << " entries and " << check->actions
+            << " action outcomes proven in " << check->origin
+            << " at tree size " << check->tree_size << ", checkpoint signed by "
+            << agent->name() << "\n";
+    return kExitOk;
+  }
   auto proof = evidence::InclusionProofFile::Parse(*text);
   if (!proof.ok()) return invalid(proof.status());
   auto cp = Checkpoint::ParseBody(proof->checkpoint.text);

@@ -408,6 +408,22 @@ Result<ScopeManifest> ScopeManifest::ParsePayload(std::string_view payload) {
         m.windows_.push_back(w);
       }
     }
+    ASSIGN_OR_RETURN(const Json* successors, r.OptionalObject("successors"));
+    if (successors != nullptr) {
+      for (const auto& [target, role] : successors->items()) {
+        const std::string path = json::ChildPath("$.successors", target);
+        if (!role.is_string()) return Bad(path, "must be a role name");
+        const std::string name = role.get<std::string>();
+        bool ok = !name.empty() && name.size() <= 63 &&
+                  ((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_');
+        for (char c : name) {
+          ok = ok &&
+               ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+        }
+        if (!ok) return Bad(path, "a role name of [a-z0-9_], 1-63 bytes");
+        m.successors_[target] = name;
+      }
+    }
     RETURN_IF_ERROR(r.Finish());
     return m;
   }();

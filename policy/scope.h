@@ -18,7 +18,8 @@
 //       "resources": {"list": ["uid=root,ou=people,dc=example,dc=org"]}}],
 //    "limits": {"actions_per_hour": 500, "deletions_per_day": 50},
 //    "windows": [{"days": ["mon","tue","wed","thu","fri"],
-//                 "start": "06:00", "end": "20:00"}]}   // optional, UTC
+//                 "start": "06:00", "end": "20:00"}],   // optional, UTC
+//    "successors": {"postgres": "app_archive"}}           // optional
 //
 // A resource pattern has exactly one of: "subtree" (an LDAP DN; matches
 // that entry and everything below it, compared after normalisation; a
@@ -38,6 +39,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -122,6 +124,11 @@ class ScopeManifest {
     return deletions_per_day_;
   }
   const std::vector<TimeWindow>& windows() const { return windows_; }
+  // Target -> the role that takes over a dropped role's objects (REASSIGN
+  // OWNED): owners sign who inherits, not the operator.
+  const std::map<std::string, std::string>& successors() const {
+    return successors_;
+  }
   const std::string& payload() const { return payload_; }
   const std::string& digest() const { return digest_; }  // Hex SHA-256.
   // Names of the owners whose signatures were counted (after Verify).
@@ -138,6 +145,7 @@ class ScopeManifest {
   std::optional<std::int64_t> actions_per_hour_;
   std::optional<std::int64_t> deletions_per_day_;
   std::vector<TimeWindow> windows_;
+  std::map<std::string, std::string> successors_;
   std::string payload_;
   std::string digest_;
   std::vector<std::string> signed_by_;

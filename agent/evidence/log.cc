@@ -367,7 +367,7 @@ Result<Appended> EvidenceLog::Append(const EntryDraft& draft,
   if (durability == Durability::kSync) {
     RETURN_IF_ERROR(WaitDurable(lock, seq));
   }
-  return Appended{seq, hash};
+  return Appended{seq, hash, time, std::move(line)};
 }
 
 Status EvidenceLog::Sync() {

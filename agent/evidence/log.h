@@ -63,6 +63,8 @@ struct LogOptions {
 struct Appended {
   std::uint64_t seq;
   Hash hash;
+  std::int64_t time_micros;  // The time the writer gave the entry.
+  std::string line;          // The exact line (without '\n') it hashed.
 };
 
 struct RecoveryInfo {
