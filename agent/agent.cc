@@ -729,6 +729,14 @@ Status Agent::PlanTask(const TaskState& t) {
       const auto& e = *out->response.error;
       if (e.kind == protocol::ErrorKind::kNotFound) {
         obs.exists = false;
+      } else if (e.kind == protocol::ErrorKind::kDenied) {
+        // The module will not even read this account (its own login, a
+        // superuser): plan as if it exists and let the gate decide, so
+        // the refusal is a decision on record, not a silent skip.
+        obs.exists = true;
+        in.observed[target.name] = obs;
+        observed[target.name] = {{"exists", nullptr}, {"refused", e.message}};
+        continue;
       } else {
         error = std::string(protocol::ErrorKindName(e.kind)) + ": " + e.message;
       }

@@ -218,6 +218,54 @@ int StatusCmd(Context& ctx, const std::string& config_path, bool json) {
   return rc;
 }
 
+// A readable account of every ticket: what was decided and what the
+// targets showed afterwards.
+int Report(Context& ctx, const std::string& config_path,
+           const std::string& only) {
+  auto config = agent::Config::Load(config_path);
+  if (!config.ok()) return Fail(ctx, "report", config.status());
+  auto journal = agent::Journal::ReadOnly(config->log_dir);
+  if (!journal.ok()) return Fail(ctx, "report", journal.status());
+  for (const auto& t : (*journal)->Tasks()) {
+    if (!only.empty() && t.id != only && t.key != only) continue;
+    std::string type = t.ticket.value("type", "?");
+    std::string phase(agent::TaskPhaseName(t.phase));
+    bool waiting = false;
+    for (const auto& a : t.actions) {
+      if (a.phase == agent::ActionPhase::kAwaitingApproval) waiting = true;
+    }
+    if (waiting && t.phase == agent::TaskPhase::kPlanned) {
+      phase = "awaiting approval";
+    }
+    ctx.out << t.key << "  " << type << " " << t.subject << " (requested by "
+            << t.requester << "): " << phase << "\n";
+    if (!t.reason.empty() && t.phase == agent::TaskPhase::kFailed) {
+      ctx.out << "    reason: " << t.reason << "\n";
+    }
+    for (const auto& n : t.notes) ctx.out << "    note: " << n << "\n";
+    for (const auto& a : t.actions) {
+      ctx.out << "    " << a.action.id << " " << a.action.operation << " "
+              << a.action.target << ":" << a.action.resource;
+      if (!a.action.subject.empty() && a.action.subject != a.action.resource) {
+        ctx.out << " (" << a.action.subject << ")";
+      }
+      ctx.out << " -> " << agent::ActionPhaseName(a.phase);
+      if (!a.error.empty()) ctx.out << ": " << a.error;
+      ctx.out << "\n";
+      if (a.phase == agent::ActionPhase::kVerified && a.checks.is_array() &&
+          !a.checks.empty()) {
+        ctx.out << "        read back:";
+        for (const auto& c : a.checks) {
+          ctx.out << " " << c.value("check", "?")
+                  << (c.value("ok", false) ? "" : "(FAILED)");
+        }
+        ctx.out << "\n";
+      }
+    }
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void RegisterAgentCommands(CLI::App& app, Context& ctx) {
@@ -253,6 +301,19 @@ void RegisterAgentCommands(CLI::App& app, Context& ctx) {
       ->required();
   submit->callback([&ctx, sub] {
     ctx.action = [&ctx, sub] { return Submit(ctx, sub->first, sub->second); };
+  });
+
+  auto rep = std::make_shared<std::pair<std::string, std::string>>();
+  auto* report = app.add_subcommand(
+      "report",
+      "For every ticket (or one): its actions, the gate's decisions and what "
+      "each target showed when read back, from the agent's log");
+  report->add_option("--config", rep->first, "The agent's configuration")
+      ->required();
+  report->add_option("--ticket", rep->second,
+                     "Only this ticket (ID or ID@REV)");
+  report->callback([&ctx, rep] {
+    ctx.action = [&ctx, rep] { return Report(ctx, rep->first, rep->second); };
   });
 
   auto st = std::make_shared<std::pair<std::string, bool>>();

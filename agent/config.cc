@@ -138,10 +138,22 @@ Result<Config> Config::Parse(std::string_view bytes,
   ASSIGN_OR_RETURN(std::string trust, r.String("trust"));
   c.trust = Resolve(base_dir, trust);
   ASSIGN_OR_RETURN(c.trust_pin, r.String("trust_pin"));
+  if (!c.trust_pin.empty() && c.trust_pin[0] == '@') {
+    // The pin file written by deputy trust pin.
+    const std::string file = Resolve(base_dir, c.trust_pin.substr(1));
+    auto text = ReadFileBounded(file, 256);
+    if (!text.ok()) return text.status().Within("$.trust_pin");
+    c.trust_pin = *text;
+    while (!c.trust_pin.empty() &&
+           (c.trust_pin.back() == '\n' || c.trust_pin.back() == ' ')) {
+      c.trust_pin.pop_back();
+    }
+  }
   if (c.trust_pin.size() != 64 ||
       c.trust_pin.find_first_not_of("0123456789abcdef") != std::string::npos) {
     return Status::Invalid(
-        "$.trust_pin: the hex SHA-256 printed by deputy trust pin");
+        "$.trust_pin: the hex SHA-256 printed by deputy trust init (or "
+        "@FILE, the pin file written by deputy trust pin)");
   }
   ASSIGN_OR_RETURN(std::string scope, r.String("scope"));
   c.scope = Resolve(base_dir, scope);

@@ -93,7 +93,8 @@ Status CheckNoSecrets(const nlohmann::json& value, const std::string& path) {
   if (value.is_object()) {
     for (const auto& [key, child] : value.items()) {
       std::string child_path = json::ChildPath(path, key);
-      if (LooksLikeSecretName(key)) {
+      // A true/false flag ("password_set": true) cannot carry a secret.
+      if (LooksLikeSecretName(key) && !child.is_boolean()) {
         return Status::PermissionDenied(
             child_path +
             ": field name looks like a secret; log a fingerprint "

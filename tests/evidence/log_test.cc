@@ -212,12 +212,23 @@ TEST_F(EvidenceLogTest, RefusesSecretsInPayloads) {
     ASSERT_FALSE(a.ok()) << p.dump();
     EXPECT_EQ(a.status().code(), ErrorCode::kPermissionDenied) << p.dump();
   }
-  // Fingerprints of secrets are what belongs in the log.
+  // Fingerprints of secrets are what belongs in the log, and so are
+  // true/false facts about one ("password_set": a flag holds no secret);
+  // a number under such a name is refused (it could be a PIN).
   EXPECT_TRUE(log->Append(Draft("credential.rotated",
                                 {{"password_fingerprint", "sha256:ab12"},
-                                 {"token_sha256", "cd34"}}),
+                                 {"token_sha256", "cd34"},
+                                 {"password_set", true}}),
                           Durability::kSync)
                   .ok());
+  EXPECT_FALSE(
+      log->Append(Draft("credential.rotated", {{"pin_password", 1234}}),
+                  Durability::kSync)
+          .ok());
+  EXPECT_FALSE(
+      log->Append(Draft("credential.rotated", {{"password", {{"set", true}}}}),
+                  Durability::kSync)
+          .ok());
   EXPECT_EQ(log->size(), 1u);
 }
 
