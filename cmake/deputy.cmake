@@ -3,13 +3,16 @@
 # deputy_add_library(NAME SOURCES... [DEPS...]) is spelled out per folder;
 # this file only holds the test helpers so each test is one line.
 
-# deputy_add_test(NAME LABEL SOURCES... LIBS...)
+# deputy_add_test(NAME LABEL SOURCES... LIBS... [ENVIRONMENT...]
+#                 [PROPERTIES...])
 #   A GoogleTest binary registered with ctest under LABEL (unit,
 #   integration). Test names are discovered after build, so
-#   `ctest -R Property` selects single properties.
+#   `ctest -R Property` selects single properties. PROPERTIES are extra
+#   ctest properties for every discovered test, e.g.
+#   PROPERTIES FIXTURES_REQUIRED my_server RESOURCE_LOCK my_server.
 include(GoogleTest)
 function(deputy_add_test name label)
-  cmake_parse_arguments(T "" "" "SOURCES;LIBS;ENVIRONMENT" ${ARGN})
+  cmake_parse_arguments(T "" "" "SOURCES;LIBS;ENVIRONMENT;PROPERTIES" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock
@@ -21,7 +24,7 @@ function(deputy_add_test name label)
   endif()
   add_dependencies(${label}_tests ${name})
   gtest_discover_tests(${name}
-    PROPERTIES LABELS ${label} ENVIRONMENT "${T_ENVIRONMENT}"
+    PROPERTIES LABELS ${label} ENVIRONMENT "${T_ENVIRONMENT}" ${T_PROPERTIES}
     DISCOVERY_TIMEOUT 60)
 endfunction()
 
