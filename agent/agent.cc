@@ -61,6 +61,7 @@ Agent::~Agent() {
     if (w.joinable()) w.join();
   }
   if (journal_) (void)journal_->Close();
+  if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
 Result<std::unique_ptr<Agent>> Agent::Create(const Config& config,
@@ -110,7 +111,7 @@ Status Agent::Start() {
     return Status::FailedPrecondition(
         "another agent is running with state directory " + config_.state_dir);
   }
-  // The lock lives as long as the process (closed on exit).
+  lock_fd_ = lock_fd;  // Released when the agent (or its process) ends.
 
   // The agent's own key, encrypted at rest.
   {
@@ -531,7 +532,7 @@ bool Agent::CanProgress(const TaskState& t, bool& waiting) const {
 std::vector<std::string> Agent::RunnableTasks(bool& any_waiting) {
   std::vector<std::string> out;
   std::set<std::string> blocked_subjects;
-  for (const auto& t : journal_->Tasks()) {
+  for (const auto& t : journal_->OpenTasks()) {
     bool open =
         t.phase == TaskPhase::kReceived || t.phase == TaskPhase::kPlanned;
     if (!open && t.receipt_written) continue;
@@ -780,6 +781,13 @@ Status Agent::PlanTask(const TaskState& t) {
   nlohmann::json actions = nlohmann::json::array();
   nlohmann::json simulation = nlohmann::json::array();
   for (const auto& a : plan->actions) {
+    // What the journal will read back must be exactly this action.
+    auto round_trip = PlannedAction::FromJson(a.ToJson());
+    if (!round_trip.ok()) {
+      return Status::Internal(
+          "planned action " + a.id +
+          " does not read back: " + round_trip.status().message());
+    }
     actions.push_back(a.ToJson());
     protocol::Action m = ModuleAction(a);
     auto out = runner_->Call(a.target, protocol::Op::kRead,

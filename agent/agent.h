@@ -139,6 +139,7 @@ class Agent {
   Status fatal_;
   std::vector<std::thread> workers_;
   int request_counter_ = 0;
+  int lock_fd_ = -1;  // flock on state_dir/agent.lock while this lives.
 };
 
 }  // namespace deputy::agent

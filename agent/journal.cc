@@ -178,6 +178,7 @@ void Journal::Apply(const evidence::EntryView& e, std::string_view line) {
     t.order = next_order_++;
     t.seqs.push_back(e.seq);
     lines_[e.seq] = std::string(line);
+    open_[t.order] = t.key;
     tasks_[t.key] = std::move(t);
     return;
   }
@@ -221,6 +222,7 @@ void Journal::Apply(const evidence::EntryView& e, std::string_view line) {
     // Its lines were needed only for the receipt's proofs.
     t.receipt_written = true;
     for (auto s : t.seqs) lines_.erase(s);
+    open_.erase(t.order);
     return;
   }
   if (!e.action) return;
@@ -361,6 +363,13 @@ std::vector<TaskState> Journal::Tasks() const {
   std::sort(out.begin(), out.end(), [](const TaskState& a, const TaskState& b) {
     return a.order < b.order;
   });
+  return out;
+}
+
+std::vector<TaskState> Journal::OpenTasks() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<TaskState> out;
+  for (const auto& [order, key] : open_) out.push_back(tasks_.at(key));
   return out;
 }
 

@@ -118,6 +118,8 @@ class Journal {
   // Copies, under the lock.
   std::optional<TaskState> Task(const std::string& key) const;
   std::vector<TaskState> Tasks() const;
+  // Tasks that are not finished, or finished without a receipt, in order.
+  std::vector<TaskState> OpenTasks() const;
   std::vector<std::string> TaskKeys() const;
   bool Seen(const std::string& key) const;
   policy::Counters CountersAt(std::int64_t now_micros) const;
@@ -142,7 +144,8 @@ class Journal {
   std::string owner_;
 
   mutable std::mutex mu_;
-  std::map<std::string, TaskState> tasks_;  // By key.
+  std::map<std::string, TaskState> tasks_;     // By key.
+  std::map<std::uint64_t, std::string> open_;  // Order -> key.
   std::uint64_t next_order_ = 0;
   std::vector<evidence::Hash> leaves_;
   std::map<std::uint64_t, std::string> lines_;  // Of tasks still open.

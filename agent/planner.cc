@@ -39,7 +39,7 @@ class Builder {
     a.operation = op;
     a.resource = resource;
     a.subject = subject;
-    a.params = std::move(params);
+    a.params = params.is_null() ? nlohmann::json::object() : std::move(params);
     a.not_before = after_grace ? grace_until_ : 0;
     plan.actions.push_back(std::move(a));
   }
