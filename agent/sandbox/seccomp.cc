@@ -99,6 +99,13 @@ constexpr int kObservedSignals[] = {
     SCMP_SYS(pidfd_open),
 };
 
+// A comparison on one argument (libseccomp's SCMP_A* macros leave a field
+// to its default, which clang's -Wmissing-field-initializers refuses).
+constexpr scmp_arg_cmp Arg(unsigned arg, scmp_compare op, std::uint64_t a,
+                           std::uint64_t b = 0) {
+  return scmp_arg_cmp{arg, op, a, b};
+}
+
 struct CtxDeleter {
   void operator()(void* ctx) const { seccomp_release(ctx); }
 };
@@ -124,37 +131,37 @@ Status AddSocketRules(scmp_filter_ctx ctx, std::uint32_t refuse) {
   // reachable: the host's paths are not in the view, and abstract names
   // belong to another network namespace and to Landlock's scope).
   RETURN_IF_ERROR(
-      Add(ctx, refuse, SCMP_SYS(socket), {SCMP_A0(SCMP_CMP_LT, AF_UNIX)}));
+      Add(ctx, refuse, SCMP_SYS(socket), {Arg(0, SCMP_CMP_LT, AF_UNIX)}));
   RETURN_IF_ERROR(
-      Add(ctx, refuse, SCMP_SYS(socket), {SCMP_A0(SCMP_CMP_GT, AF_INET6)}));
+      Add(ctx, refuse, SCMP_SYS(socket), {Arg(0, SCMP_CMP_GT, AF_INET6)}));
   for (unsigned type = 0; type < 16; ++type) {
     if (type == SOCK_STREAM) continue;
     RETURN_IF_ERROR(Add(ctx, refuse, SCMP_SYS(socket),
-                        {SCMP_A0(SCMP_CMP_EQ, AF_UNIX),
-                         SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, type)}));
+                        {Arg(0, SCMP_CMP_EQ, AF_UNIX),
+                         Arg(1, SCMP_CMP_MASKED_EQ, 0xf, type)}));
   }
   for (int family = AF_INET + 1; family < AF_INET6; ++family) {
     RETURN_IF_ERROR(Add(ctx, refuse, SCMP_SYS(socket),
-                        {SCMP_A0(SCMP_CMP_EQ, static_cast<unsigned>(family))}));
+                        {Arg(0, SCMP_CMP_EQ, static_cast<unsigned>(family))}));
   }
   for (int family : {AF_INET, AF_INET6}) {
-    auto fam = SCMP_A0(SCMP_CMP_EQ, static_cast<unsigned>(family));
+    auto fam = Arg(0, SCMP_CMP_EQ, static_cast<unsigned>(family));
     for (unsigned type = 0; type < 16; ++type) {
       if (type == SOCK_STREAM) continue;
       RETURN_IF_ERROR(Add(ctx, refuse, SCMP_SYS(socket),
-                          {fam, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xf, type)}));
+                          {fam, Arg(1, SCMP_CMP_MASKED_EQ, 0xf, type)}));
     }
     // Protocol 0 or IPPROTO_TCP (6): not SCTP or MPTCP over a stream.
     RETURN_IF_ERROR(
-        Add(ctx, refuse, SCMP_SYS(socket), {fam, SCMP_A2(SCMP_CMP_GT, 6)}));
+        Add(ctx, refuse, SCMP_SYS(socket), {fam, Arg(2, SCMP_CMP_GT, 6)}));
     for (unsigned proto = 1; proto < 6; ++proto) {
       RETURN_IF_ERROR(Add(ctx, refuse, SCMP_SYS(socket),
-                          {fam, SCMP_A2(SCMP_CMP_EQ, proto)}));
+                          {fam, Arg(2, SCMP_CMP_EQ, proto)}));
     }
   }
   // socketpair only for AF_UNIX (1): it reaches nothing outside.
   RETURN_IF_ERROR(
-      Add(ctx, refuse, SCMP_SYS(socketpair), {SCMP_A0(SCMP_CMP_NE, AF_UNIX)}));
+      Add(ctx, refuse, SCMP_SYS(socketpair), {Arg(0, SCMP_CMP_NE, AF_UNIX)}));
   return Status::Ok();
 }
 
@@ -189,11 +196,11 @@ Result<std::vector<sock_filter>> CompileFilter(bool notify) {
        {CLONE_NEWNS, CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWUSER,
         CLONE_NEWPID, CLONE_NEWNET}) {
     RETURN_IF_ERROR(Add(ctx, refuse, SCMP_SYS(clone),
-                        {SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag)}));
+                        {Arg(0, SCMP_CMP_MASKED_EQ, flag, flag)}));
   }
   for (unsigned long request : {kTiocsti, kTioclinux}) {
     RETURN_IF_ERROR(Add(ctx, refuse, SCMP_SYS(ioctl),
-                        {SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, request)}));
+                        {Arg(1, SCMP_CMP_MASKED_EQ, 0xffffffffu, request)}));
   }
   // personality: the supervisor allows the query (0xffffffff) and plain
   // Linux (0) only; flags such as ADDR_NO_RANDOMIZE weaken the process.
@@ -202,7 +209,7 @@ Result<std::vector<sock_filter>> CompileFilter(bool notify) {
     RETURN_IF_ERROR(Add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(personality)));
   } else {
     RETURN_IF_ERROR(Add(ctx, refuse, SCMP_SYS(personality),
-                        {SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffff00u, 0)}));
+                        {Arg(0, SCMP_CMP_MASKED_EQ, 0xffffff00u, 0)}));
   }
   RETURN_IF_ERROR(AddSocketRules(ctx, refuse));
 
