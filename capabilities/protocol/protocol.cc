@@ -112,6 +112,9 @@ Status CheckResultShape(Op op, const json& result) {
       (void)rest;
       ASSIGN_OR_RETURN(const json* cred, r.OptionalObject("credential"));
       (void)cred;
+      // The module's target.options, documented (free-form).
+      ASSIGN_OR_RETURN(const json* options, r.OptionalObject("options"));
+      (void)options;
       return r.Finish();
     }
     case Op::kRead:
