@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
+#include <pwd.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -234,12 +235,13 @@ struct Outcome {
 Outcome RunModule(Op op, std::optional<protocol::Action> action,
                   json options = DefaultOptions(),
                   std::optional<std::string> credential = std::nullopt,
-                  bool with_credential = true) {
+                  bool with_credential = true,
+                  const std::string& host = "127.0.0.1") {
   protocol::Request req;
   req.op = op;
   req.id = "T-pg/" + std::string(protocol::OpName(op));
   req.target.name = "postgres";
-  req.target.host = "127.0.0.1";
+  req.target.host = host;
   req.target.port = g_cluster->port;
   req.target.options = std::move(options);
   req.action = std::move(action);
@@ -460,8 +462,7 @@ TEST(PostgresModule, GrantRefusesRolesThatReachPrivilege) {
   }
 }
 
-// ---- disable
-// -----------------------------------------------------------------
+// ---- disable ---------------------------------------------------------
 
 TEST(PostgresModule, DisableEndsLiveSessionsAndTheLoginFails) {
   // kate_hart's known test password is 'pw-kate.hart'.
@@ -874,8 +875,103 @@ TEST(PostgresModule, IgnoresLibpqEnvironmentVariables) {
   EXPECT_EQ(::getenv("PGSERVICE"), nullptr);
 }
 
-// ---- list
-// --------------------------------------------------------------------
+// ---- TLS ---------------------------------------------------------------
+
+// Runs openssl; fails the test on an error.
+void OpenSsl(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"/usr/bin/openssl"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string out;
+  ASSERT_EQ(RunCommand(argv, &out), 0) << out;
+}
+
+// A CA and, when `server` is set, a server certificate for DNS:localhost
+// (no IP address) signed by it, in `dir`.
+void MakeCertificates(const std::string& dir, const std::string& ca,
+                      bool server) {
+  OpenSsl({"req", "-x509", "-newkey", "ec", "-pkeyopt",
+           "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+           dir + "/" + ca + ".key", "-out", dir + "/" + ca + ".crt", "-days",
+           "2", "-subj", "/CN=deputy test " + ca});
+  if (!server) return;
+  OpenSsl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+           "-nodes", "-keyout", dir + "/server.key", "-out",
+           dir + "/server.csr", "-subj", "/CN=localhost"});
+  std::ofstream(dir + "/ext.cnf")
+      << "subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n";
+  OpenSsl({"x509", "-req", "-in", dir + "/server.csr", "-CA",
+           dir + "/" + ca + ".crt", "-CAkey", dir + "/" + ca + ".key",
+           "-CAcreateserial", "-out", dir + "/server.crt", "-days", "2",
+           "-extfile", dir + "/ext.cnf"});
+}
+
+void ReloadAndWait(const std::string& setting, const std::string& value) {
+  Admin("SELECT pg_reload_conf()");
+  for (int i = 0; i < 100 && AdminValue("SHOW " + setting) != value; ++i) {
+    ::usleep(20000);
+  }
+  ASSERT_EQ(AdminValue("SHOW " + setting), value);
+}
+
+TEST(PostgresModule, TlsModesNeverFallBackAndVerifyTheServer) {
+  const std::string certs = g_cluster->dir + "/tls";
+  fs::create_directories(certs);
+  ASSERT_NO_FATAL_FAILURE(MakeCertificates(certs, "ca", true));
+  ASSERT_NO_FATAL_FAILURE(MakeCertificates(certs, "other_ca", false));
+  auto read = Act("disable", "ann_lee");
+  auto tls = [&](const std::string& mode, const std::string& ca = "") {
+    json o = {{"sslmode", mode}};
+    if (!ca.empty()) o["ca_file"] = certs + "/" + ca + ".crt";
+    return o;
+  };
+
+  // The server speaks no TLS yet: both modes refuse to go on in clear.
+  for (const json& options : {tls("require"), tls("verify-full", "ca")}) {
+    Outcome o =
+        RunModule(Op::kRead, read, options, std::nullopt, true, "localhost");
+    EXPECT_EQ(ErrorKind(o), "denied") << o.raw;
+    EXPECT_NE(o.raw.find("SSL"), std::string::npos) << o.raw;
+  }
+
+  // Turn TLS on (PostgreSQL reloads it without a restart).
+  const std::string data = g_cluster->dir + "/data";
+  for (const char* f : {"server.crt", "server.key"}) {
+    fs::copy_file(certs + "/" + f, data + "/" + f,
+                  fs::copy_options::overwrite_existing);
+    struct passwd* pg = ::getpwnam("postgres");
+    if (::getuid() == 0 && pg != nullptr) {
+      ASSERT_EQ(::chown((data + "/" + f).c_str(), pg->pw_uid, pg->pw_gid), 0);
+    }
+    ASSERT_EQ(::chmod((data + "/" + f).c_str(), 0600), 0);
+  }
+  Admin("ALTER SYSTEM SET ssl = on");
+  ASSERT_NO_FATAL_FAILURE(ReloadAndWait("ssl", "on"));
+
+  // require: encrypted, SCRAM with channel binding.
+  Outcome req = RunModule(Op::kRead, read, tls("require"), std::nullopt, true,
+                          "localhost");
+  EXPECT_TRUE(req.response.value("ok", false)) << req.raw;
+  // verify-full: the right CA and the name in the certificate.
+  Outcome full = RunModule(Op::kRead, read, tls("verify-full", "ca"),
+                           std::nullopt, true, "localhost");
+  EXPECT_TRUE(full.response.value("ok", false)) << full.raw;
+  // Another CA, or a name the certificate does not carry: refused.
+  Outcome wrong_ca = RunModule(Op::kRead, read, tls("verify-full", "other_ca"),
+                               std::nullopt, true, "localhost");
+  EXPECT_EQ(ErrorKind(wrong_ca), "denied") << wrong_ca.raw;
+  EXPECT_NE(wrong_ca.raw.find("certificate verify failed"), std::string::npos)
+      << wrong_ca.raw;
+  Outcome wrong_name = RunModule(Op::kRead, read, tls("verify-full", "ca"),
+                                 std::nullopt, true, "127.0.0.1");
+  EXPECT_EQ(ErrorKind(wrong_name), "denied") << wrong_name.raw;
+  EXPECT_NE(wrong_name.raw.find("does not match host name"), std::string::npos)
+      << wrong_name.raw;
+
+  Admin("ALTER SYSTEM RESET ssl");
+  ASSERT_NO_FATAL_FAILURE(ReloadAndWait("ssl", "off"));
+}
+
+// ---- list ------------------------------------------------------------
 
 TEST(PostgresModule, ListStreamsEveryRoleAndMembership) {
   Outcome o = RunModule(Op::kList, std::nullopt);
