@@ -298,6 +298,10 @@ void RunChild(const ChildPlan& plan) {
     CHILD_CHECK(Step::kIdentity, ::syscall(SYS_setgroups, 0, nullptr));
   }
   CHILD_CHECK(Step::kIdentity, ::syscall(SYS_setresuid, 0, 0, 0));
+  // If the supervising thread dies (the agent is killed), the module dies
+  // with it: an apply must never finish behind a restarted agent's back.
+  // Set after the identity change, which would clear it.
+  CHILD_CHECK(Step::kIdentity, ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
 
   // Mounts. Nothing propagates back to the host. The new root is a tmpfs;
   // we pivot into it first, with the host's tree at /oldroot, so that

@@ -281,11 +281,15 @@ Outcome Run(const std::string& scenario, const std::vector<std::string>& arg) {
     return o;
   }
   if (scenario == "double_fork_and_hang") {
+    // Every process of the scenario carries the name given (default
+    // "deputy-stray"), so a test can look for survivors on the host.
+    const std::string name = at(0).empty() ? "deputy-stray" : at(0);
+    ::prctl(PR_SET_NAME, name.c_str(), 0, 0, 0);
     pid_t p = ::fork();
     if (p == 0) {
       if (::fork() == 0) {
         ::setsid();
-        ::prctl(PR_SET_NAME, "deputy-stray", 0, 0, 0);
+        ::prctl(PR_SET_NAME, name.c_str(), 0, 0, 0);
         for (;;) ::pause();
       }
       ::_exit(0);

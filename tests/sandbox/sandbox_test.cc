@@ -13,6 +13,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -338,13 +339,13 @@ TEST_F(SandboxTest, MemoryLimitStopsTheModule) {
   EXPECT_FALSE(r.deadline_exceeded);
 }
 
-bool StrayAlive() {
+bool StrayAlive(const std::string& wanted = "deputy-stray") {
   DIR* d = ::opendir("/proc");
   bool found = false;
   while (dirent* e = ::readdir(d)) {
     std::ifstream comm(std::string("/proc/") + e->d_name + "/comm");
     std::string name;
-    if (std::getline(comm, name) && name == "deputy-stray") found = true;
+    if (std::getline(comm, name) && name == wanted) found = true;
   }
   ::closedir(d);
   return found;
@@ -362,6 +363,32 @@ TEST_F(SandboxTest, DeadlineKillsTheWholePidNamespace) {
   EXPECT_FALSE(r.stray_processes);
   EXPECT_FALSE(StrayAlive()) << "a double-forked child outlived the sandbox";
   EXPECT_LT(took, std::chrono::seconds(5));
+}
+
+TEST_F(SandboxTest, TheModuleDiesWithItsSupervisor) {
+  // The agent killed mid-action must not leave its module running (it
+  // could finish an apply behind a restarted agent's back).
+  const std::string name = "dpt-orphan-" + std::to_string(::getpid() % 10000);
+  auto policy = MakePolicy();
+  ASSERT_TRUE(policy);
+  pid_t supervisor = ::fork();
+  if (supervisor == 0) {
+    auto r = policy->Run("double_fork_and_hang\n" + name + "\n", "");
+    ::_exit(r.ok() ? 0 : 1);
+  }
+  // Wait until the module runs, then kill the supervisor outright.
+  for (int i = 0; i < 200 && !StrayAlive(name); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(StrayAlive(name)) << "the module never started";
+  ::kill(supervisor, SIGKILL);
+  ::waitpid(supervisor, nullptr, 0);
+  bool gone = false;
+  for (int i = 0; i < 200 && !gone; ++i) {
+    gone = !StrayAlive(name);
+    if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(gone) << "a module outlived the agent that ran it";
 }
 
 TEST_F(SandboxTest, InheritsNoDescriptorsButItsOwn) {
