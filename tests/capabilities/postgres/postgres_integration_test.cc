@@ -761,23 +761,16 @@ TEST(PostgresModule, RefusesSuperusersBuiltinRolesAndItsOwnRole) {
   EXPECT_EQ(ServiceMemberships(), (std::set<std::string>{"pg_signal_backend"}));
 }
 
-TEST(PostgresModule, InjectionAttemptsAreInvalidAndChangeNothing) {
-  const std::string before = AdminValue(
-      "SELECT string_agg(rolname || rolcanlogin::text, ',' "
-      "ORDER BY rolname) FROM pg_roles");
-  const std::vector<std::string> names = {
-      "x'; DROP ROLE ann_lee; --",
-      "ann_lee\"; DROP ROLE ann_lee; --",
-      "ann_lee;DROP ROLE ann_lee",
-      "ann_lee' OR '1'='1",
-      std::string("ann_lee\0; DROP ROLE ann_lee", 27),
-      std::string(64, 'a'),
-      std::string(5000, 'b'),
-      "Ann_Lee",
-      "ANN_LEE",
-      "ann_lee ",
-      "\xc3\xa1nn_lee",
-  };
+std::string RolesAndMemberships() {
+  return AdminValue(
+      "SELECT string_agg(rolname || rolcanlogin::text, ',' ORDER BY rolname) "
+      "|| (SELECT count(*) FROM pg_auth_members)::text FROM pg_roles");
+}
+
+// Sends every operation with `name` in every role position, as apply,
+// read and verify: each must be invalid, and the server unchanged.
+void ExpectInvalidEverywhere(const std::vector<std::string>& names) {
+  const std::string before = RolesAndMemberships();
   for (const auto& n : names) {
     const protocol::Action actions[] = {
         Act("disable", n),
@@ -789,14 +782,44 @@ TEST(PostgresModule, InjectionAttemptsAreInvalidAndChangeNothing) {
         Act("revoke_role", "app_engineering", n),
     };
     for (const auto& a : actions) {
-      Outcome o = RunModule(Op::kApply, a);
-      EXPECT_EQ(ErrorKind(o), "invalid") << a.operation << ": " << o.raw;
+      for (Op op : {Op::kApply, Op::kRead, Op::kVerify}) {
+        Outcome o = RunModule(op, a);
+        EXPECT_EQ(ErrorKind(o), "invalid")
+            << protocol::OpName(op) << " " << a.operation << ": " << o.raw;
+      }
     }
   }
-  EXPECT_EQ(AdminValue("SELECT string_agg(rolname || rolcanlogin::text, ',' "
-                       "ORDER BY rolname) FROM pg_roles"),
-            before);
+  EXPECT_EQ(RolesAndMemberships(), before);
+  EXPECT_TRUE(CanLoginFlag("ann_lee"));
   EXPECT_TRUE(IsDirectMember("app_engineering", "ann_lee"));
+}
+
+TEST(PostgresModule, QuotesInNamesAreInvalidAndChangeNothing) {
+  ExpectInvalidEverywhere({"x'; DROP ROLE ann_lee; --",
+                           "ann_lee\"; DROP ROLE ann_lee; --",
+                           "ann_lee' OR '1'='1", "\"ann_lee\""});
+}
+
+TEST(PostgresModule, SemicolonsAndSpacesInNamesAreInvalid) {
+  ExpectInvalidEverywhere({"ann_lee;DROP ROLE ann_lee", "ann_lee; --",
+                           "ann_lee ", " ann_lee", "ann_lee NOLOGIN"});
+}
+
+TEST(PostgresModule, NulInANameIsInvalid) {
+  ExpectInvalidEverywhere({std::string("ann_lee\0; DROP ROLE ann_lee", 27),
+                           std::string("ann_lee\0", 8)});
+}
+
+TEST(PostgresModule, OverlongNamesAreInvalid) {
+  // PostgreSQL would silently truncate a 64-byte name to 63 and act on
+  // whatever role has the truncated name; the module never lets it.
+  Admin("CREATE ROLE " + std::string(63, 'a') + " LOGIN");
+  ExpectInvalidEverywhere({std::string(64, 'a'), std::string(5000, 'b')});
+  EXPECT_TRUE(CanLoginFlag(std::string(63, 'a')));
+}
+
+TEST(PostgresModule, UpperCaseAndNonAsciiNamesAreInvalid) {
+  ExpectInvalidEverywhere({"Ann_Lee", "ANN_LEE", "\xc3\xa1nn_lee"});
 }
 
 TEST(PostgresModule, NamesDifferingOnlyInCaseNeverAlias) {
