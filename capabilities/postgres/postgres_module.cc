@@ -608,11 +608,14 @@ class Dropper {
     return Status::Ok();
   }
 
-  // Takes back the memberships Prepare gave the module's role. Failures
-  // are added to remaining(): the service role must not keep them.
+  // Takes back every membership in the role or the successor that the
+  // module's role granted itself: this run's, and any left by a run that
+  // was killed before its cleanup (pg_auth_members records the grantor;
+  // grants a DBA made are kept). Failures are added to remaining(): the
+  // service role must not keep them.
   void Cleanup() {
-    if (granted_successor_) Revoke(successor_.name);
-    if (granted_role_ && !dropped_) Revoke(role_.name);
+    RevokeSelfGranted(successor_);
+    if (!dropped_) RevokeSelfGranted(role_);
   }
 
   const json& remaining() const { return remaining_; }
@@ -623,12 +626,11 @@ class Dropper {
   // role being removed and to be a member of the successor (PostgreSQL
   // 15), which CREATEROLE lets it grant itself for the duration.
   Status Prepare() {
-    ASSIGN_OR_RETURN(granted_role_, GrantToSelf(role_, "USAGE"));
-    ASSIGN_OR_RETURN(granted_successor_, GrantToSelf(successor_, "MEMBER"));
-    return Status::Ok();
+    RETURN_IF_ERROR(GrantToSelf(role_, "USAGE"));
+    return GrantToSelf(successor_, "MEMBER");
   }
 
-  Result<bool> GrantToSelf(const RoleInfo& r, const char* mode) {
+  Status GrantToSelf(const RoleInfo& r, const char* mode) {
     ASSIGN_OR_RETURN(
         PgResult has,
         s_.conn().Query("check the module's membership",
@@ -637,23 +639,30 @@ class Dropper {
                                     "$1::pg_catalog.oid, '") +
                             mode + "')",
                         {r.oid}));
-    if (has.rows() == 1 && has.Bool(0, 0)) return false;
+    if (has.rows() == 1 && has.Bool(0, 0)) return Status::Ok();
     ASSIGN_OR_RETURN(std::string id, s_.conn().Ident(r.name));
-    RETURN_IF_ERROR(s_.conn().Exec("GRANT " + r.name + " TO the module's role",
-                                   "GRANT " + id + " TO CURRENT_USER"));
-    return true;
+    return s_.conn().Exec("GRANT " + r.name + " TO the module's role",
+                          "GRANT " + id + " TO CURRENT_USER");
   }
 
-  void Revoke(const std::string& name) {
-    auto id = s_.conn().Ident(name);
-    Status st = id.status();
+  void RevokeSelfGranted(const RoleInfo& r) {
+    auto row = s_.conn().Query(
+        "look up the module's own grants",
+        "SELECT 1 FROM pg_catalog.pg_auth_members m "
+        "WHERE m.roleid = $1::pg_catalog.oid "
+        "AND m.member = $2::pg_catalog.oid AND m.grantor = $2::pg_catalog.oid",
+        {r.oid, s_.self().oid});
+    Status st = row.status();
+    if (st.ok() && row->rows() == 0) return;
+    auto id = s_.conn().Ident(r.name);
+    if (st.ok()) st = id.status();
     if (st.ok()) {
-      st = s_.conn().Exec("REVOKE " + name + " FROM the module's role",
+      st = s_.conn().Exec("REVOKE " + r.name + " FROM the module's role",
                           "REVOKE " + *id + " FROM CURRENT_USER");
     }
     if (!st.ok()) {
-      remaining_.push_back("module role: still a member of " + name + " (" +
-                           st.message() + ")");
+      remaining_.push_back("module role: may still be a member of " + r.name +
+                           " (" + st.message() + ")");
     }
   }
 
@@ -729,8 +738,6 @@ class Dropper {
   Session& s_;
   const RoleInfo& role_;
   const RoleInfo& successor_;
-  bool granted_role_ = false;
-  bool granted_successor_ = false;
   bool dropped_ = false;
   json remaining_ = json::array();
 };

@@ -613,6 +613,31 @@ TEST(PostgresModule, DropIsPartialWhereTheServiceRoleLacksCreate) {
             "app_archive");
 }
 
+TEST(PostgresModule, DropTakesBackGrantsLeftByAnInterruptedRun) {
+  // A run killed between its GRANTs to itself and its REVOKEs leaves the
+  // service role holding the leaver and the successor; the next drop
+  // takes back whatever the service role granted itself, and keeps what a
+  // DBA granted it.
+  Admin("CREATE ROLE crash_leaver LOGIN");
+  Admin("CREATE ROLE crash_heir NOLOGIN");
+  Admin("CREATE TABLE public.crash_notes (id int)", "appdb");
+  Admin("ALTER TABLE public.crash_notes OWNER TO crash_leaver", "appdb");
+  Admin("GRANT crash_leaver TO deputy_svc GRANTED BY deputy_svc");
+  Admin("GRANT app_archive TO deputy_svc GRANTED BY deputy_svc");
+  Admin("GRANT crash_heir TO deputy_svc");  // The DBA's own grant.
+  ASSERT_EQ(ServiceMemberships(),
+            (std::set<std::string>{"pg_signal_backend", "crash_leaver",
+                                   "app_archive", "crash_heir"}));
+  auto drop =
+      Act("drop_role", "crash_leaver", "", json{{"successor", "app_archive"}});
+  EXPECT_TRUE(ApplyOk(drop)["changed"].get<bool>());
+  EXPECT_EQ(Owner("appdb", "public.crash_notes"), "app_archive");
+  EXPECT_EQ(ServiceMemberships(),
+            (std::set<std::string>{"pg_signal_backend", "crash_heir"}));
+  EXPECT_TRUE(VerifyOk(drop)["satisfied"].get<bool>());
+  Admin("REVOKE crash_heir FROM deputy_svc");
+}
+
 TEST(PostgresModule, DropNeedsAnExistingOrdinarySuccessor) {
   Admin("CREATE ROLE succ_leaver LOGIN");
   EXPECT_EQ(
