@@ -467,14 +467,31 @@ Result<json> ReadRotate(Session& s, const PgAction& a) {
 Reply ApplyRotate(Session& s, const PgAction& a) {
   PG_ASSIGN_OR_REPLY(RoleInfo role, MustExist(s, a.role, "action.resource"));
   PG_REPLY_IF_ERROR(Refuse(role, s.self(), "action.resource"));
-  if (!role.login || role.expired) {
-    return Reply::Fail(
-        ErrorKind::kConflict,
-        "role \"" + a.role + "\" " +
-            (role.login ? "has a validity (VALID UNTIL) in the past"
-                        : "cannot log in (NOLOGIN)") +
-            ": a new password could not be proven by logging in, so none "
-            "was set");
+  // Everything that would make the login proof fail for reasons other
+  // than the password is refused before anything changes.
+  PG_ASSIGN_OR_REPLY(PgResult can,
+                     s.conn().Query("check that the role can log in",
+                                    "SELECT r.rolconnlimit <> 0, "
+                                    "pg_catalog.has_database_privilege(r.oid, "
+                                    "pg_catalog.current_database(), 'CONNECT') "
+                                    "FROM pg_catalog.pg_roles r "
+                                    "WHERE r.oid = $1::pg_catalog.oid",
+                                    {role.oid}));
+  std::string why;
+  if (!role.login) {
+    why = "cannot log in (NOLOGIN)";
+  } else if (role.expired) {
+    why = "has a validity (VALID UNTIL) in the past";
+  } else if (can.rows() != 1 || !can.Bool(0, 0)) {
+    why = "has a connection limit of 0";
+  } else if (!can.Bool(0, 1)) {
+    why = "has no CONNECT privilege on database " + s.options().database;
+  }
+  if (!why.empty()) {
+    return Reply::Fail(ErrorKind::kConflict,
+                       "role \"" + a.role + "\" " + why +
+                           ": a new password could not be proven by logging "
+                           "in, so none was set");
   }
   // Keep the statement out of the server log, whatever the server's
   // logging settings; refusal here stops before anything changed.

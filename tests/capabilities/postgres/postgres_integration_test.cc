@@ -739,7 +739,7 @@ TEST(PostgresModule, RotateStatementIsNotLoggedEvenWithLogStatementAll) {
   EXPECT_TRUE(r["state"]["login_proven"].get<bool>());
 }
 
-TEST(PostgresModule, RotateRefusesARoleThatCannotLogIn) {
+TEST(PostgresModule, RotateRefusesARoleThatCannotLogInAndChangesNothing) {
   unsigned char pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
   crypto_box_keypair(pk, sk);
   Outcome o = RunModule(
@@ -750,6 +750,26 @@ TEST(PostgresModule, RotateRefusesARoleThatCannotLogIn) {
   EXPECT_EQ(AdminValue("SELECT rolpassword IS NULL FROM pg_authid "
                        "WHERE rolname = 'app_hr'"),
             "t");
+  // Nor one whose login the server would refuse for another reason: its
+  // old password keeps working.
+  Admin("CREATE ROLE rot_limited LOGIN CONNECTION LIMIT 0 PASSWORD 'pw-1'");
+  Admin(
+      "CREATE ROLE rot_expired LOGIN VALID UNTIL '2001-01-01' "
+      "PASSWORD 'pw-2'");
+  for (const char* role : {"rot_limited", "rot_expired"}) {
+    const std::string before = AdminValue(
+        std::string("SELECT rolpassword FROM pg_authid WHERE rolname = '") +
+        role + "'");
+    Outcome r = RunModule(
+        Op::kApply,
+        Act("rotate_password", role, "",
+            json{{"recipient", Base64Encode(ByteSpan(pk, sizeof pk))}}));
+    EXPECT_EQ(ErrorKind(r), "conflict") << role << ": " << r.raw;
+    EXPECT_EQ(AdminValue(std::string("SELECT rolpassword FROM pg_authid "
+                                     "WHERE rolname = '") +
+                         role + "'"),
+              before);
+  }
 }
 
 // ---- refusals and bad input -------------------------------------------------
