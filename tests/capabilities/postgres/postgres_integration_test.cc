@@ -772,6 +772,41 @@ TEST(PostgresModule, RotateRefusesARoleThatCannotLogInAndChangesNothing) {
   }
 }
 
+TEST(PostgresModule, RotateWhoseLoginProofFailsIsPartialAndDeliversNothing) {
+  // pg_hba.conf rejects the role on this route: invisible from SQL, so the
+  // module sets the password and then cannot prove it.
+  Admin("CREATE ROLE rot_hba LOGIN PASSWORD 'pw-hba'");
+  const std::string before =
+      AdminValue("SELECT rolpassword FROM pg_authid WHERE rolname = 'rot_hba'");
+  const std::string hba = g_cluster->dir + "/data/pg_hba.conf";
+  const std::string original = ReadFile(hba);
+  ASSERT_FALSE(original.empty());
+  std::ofstream(hba, std::ios::trunc)
+      << "host all rot_hba 127.0.0.1/32 reject\n"
+      << original;
+  Admin("SELECT pg_reload_conf()");
+  for (int i = 0; i < 100 && CanLogin("rot_hba", "pw-hba"); ++i) {
+    ::usleep(20000);
+  }
+  ASSERT_FALSE(CanLogin("rot_hba", "pw-hba"));
+
+  unsigned char pk[crypto_box_PUBLICKEYBYTES], sk[crypto_box_SECRETKEYBYTES];
+  crypto_box_keypair(pk, sk);
+  Outcome o = RunModule(
+      Op::kApply,
+      Act("rotate_password", "rot_hba", "",
+          json{{"recipient", Base64Encode(ByteSpan(pk, sizeof pk))}}));
+  std::ofstream(hba, std::ios::trunc) << original;
+  Admin("SELECT pg_reload_conf()");
+
+  EXPECT_EQ(ErrorKind(o), "partial") << o.raw;
+  EXPECT_NE(o.raw.find("rotate again"), std::string::npos) << o.raw;
+  EXPECT_EQ(o.raw.find("sealed"), std::string::npos) << o.raw;
+  EXPECT_NE(AdminValue("SELECT rolpassword FROM pg_authid "
+                       "WHERE rolname = 'rot_hba'"),
+            before);
+}
+
 // ---- refusals and bad input -------------------------------------------------
 
 TEST(PostgresModule, RefusesSuperusersBuiltinRolesAndItsOwnRole) {
