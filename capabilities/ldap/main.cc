@@ -1,13 +1,8 @@
-#include <sodium.h>
-#include <stdlib.h>
-
+// deputy-ldap: the LDAP capability module (docs/module-ldap.md). One
+// request on stdin, the credential on fd 3, one response on stdout.
 #include "capabilities/ldap/ldap_module.h"
 
 int main() {
-  // libldap would read ldap.conf and ldaprc files from the working and home
-  // directories; every option the module needs is set in code.
-  ::setenv("LDAPNOINIT", "1", 1);
-  if (sodium_init() < 0) return 1;
-  deputy::ldapmod::LdapModule module;
+  deputy::ldap::LdapModule module;
   return deputy::protocol::ServeModule(module);
 }
