@@ -3,6 +3,7 @@
 #include <chrono>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -176,28 +177,32 @@ Result<json> LoginFailsCheck(Session& s, const std::string& role) {
 // until none is left. Returns how many were signalled.
 Result<std::int64_t> TerminateSessions(Session& s, const RoleInfo& role) {
   const auto deadline = std::chrono::steady_clock::now() + kSessionDeadline;
-  std::int64_t signalled = 0;
-  for (;;) {
-    ASSIGN_OR_RETURN(
-        PgResult r,
-        s.conn().Query("terminate sessions",
-                       "SELECT pg_catalog.pg_terminate_backend(a.pid, 1000) "
-                       "FROM pg_catalog.pg_stat_activity a "
-                       "WHERE a.usesysid = $1::pg_catalog.oid "
-                       "AND a.pid <> pg_catalog.pg_backend_pid()",
-                       {role.oid}));
-    for (int i = 0; i < r.rows(); ++i) {
-      if (r.Bool(i, 0)) ++signalled;
+  std::set<std::string> signalled;  // Backend pids.
+  for (int round = 0;; ++round) {
+    // Signal, then poll pg_stat_activity every 10 ms; signal again every
+    // quarter second in case a session slipped in between.
+    if (round % 25 == 0) {
+      ASSIGN_OR_RETURN(
+          PgResult r, s.conn().Query("terminate sessions",
+                                     "SELECT a.pid::text, "
+                                     "pg_catalog.pg_terminate_backend(a.pid) "
+                                     "FROM pg_catalog.pg_stat_activity a "
+                                     "WHERE a.usesysid = $1::pg_catalog.oid "
+                                     "AND a.pid <> pg_catalog.pg_backend_pid()",
+                                     {role.oid}));
+      for (int i = 0; i < r.rows(); ++i) {
+        if (r.Bool(i, 1)) signalled.insert(r.Text(i, 0));
+      }
     }
     ASSIGN_OR_RETURN(std::int64_t left, SessionCount(s.conn(), role.oid));
-    if (left == 0) return signalled;
+    if (left == 0) return static_cast<std::int64_t>(signalled.size());
     if (std::chrono::steady_clock::now() >= deadline) {
       return Status::Unavailable(std::to_string(left) + " session(s) of " +
                                  role.name + " still alive after " +
                                  std::to_string(kSessionDeadline.count()) +
                                  " s of pg_terminate_backend");
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
 }
 
