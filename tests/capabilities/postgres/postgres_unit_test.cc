@@ -467,7 +467,14 @@ protocol::Credential Cred() {
 }
 
 TEST(PostgresModuleOffline, DescribeNamesEveryOperation) {
-  json r = Handle(MakeRequest(protocol::Op::kDescribe, std::nullopt), nullptr);
+  auto req = MakeRequest(protocol::Op::kDescribe, std::nullopt);
+  PostgresModule m;
+  std::string out = protocol::HandleRequest(m, req.Encode(), nullptr);
+  // The agent's strict reader accepts it.
+  auto decoded =
+      protocol::Response::Decode(out, protocol::Op::kDescribe, req.id);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  json r = json::parse(out);
   ASSERT_TRUE(r["ok"].get<bool>()) << r.dump();
   EXPECT_EQ(r["result"]["kind"], "postgres");
   std::set<std::string> ops;
