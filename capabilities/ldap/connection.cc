@@ -190,6 +190,7 @@ Status LdapStatus(int rc, std::string_view what, std::string_view diagnostic) {
     case LDAP_STRONG_AUTH_REQUIRED:
     case LDAP_CONFIDENTIALITY_REQUIRED:
     case LDAP_UNWILLING_TO_PERFORM:
+    case LDAP_AUTH_METHOD_NOT_SUPPORTED:
     case LDAP_AUTH_UNKNOWN:
     case LDAP_X_PROXY_AUTHZ_FAILURE:
       return Status::PermissionDenied(m);

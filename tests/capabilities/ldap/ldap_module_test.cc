@@ -49,22 +49,24 @@ json Action(const std::string& op, const std::string& resource,
 
 class LdapModuleTest : public ::testing::Test {
  protected:
+  virtual bool WithTls() const { return false; }
   void SetUp() override {
     std::string error;
-    server_ = LdapTestServer::Start(&error);
+    server_ = LdapTestServer::Start(&error, WithTls());
     ASSERT_NE(server_, nullptr) << error;
   }
 
   json Request(const std::string& op, const json& action,
-               json options = nullptr) const {
+               json options = nullptr, std::string host = "127.0.0.1",
+               int port = 0) const {
     if (options.is_null()) options = {{"base_dn", kBase}, {"tls", "none"}};
     json r = {{"protocol", 1},
               {"op", op},
               {"id", "test-" + op},
               {"target",
                {{"name", "ldap"},
-                {"host", "127.0.0.1"},
-                {"port", server_->port()},
+                {"host", host},
+                {"port", port != 0 ? port : server_->port()},
                 {"options", options}}}};
     if (!action.is_null()) r["action"] = action;
     return r;
@@ -763,6 +765,76 @@ TEST_F(LdapModuleTest, ResetCredentialWithABadRecipientChangesNothing) {
       Op("apply", Action("reset_credential", ann, "", {{"recipient", "AAAA"}}));
   EXPECT_EQ(Kind(r), "invalid") << r.dump();
   EXPECT_EQ(server_->Bind(ann, "pw-ann.lee"), LDAP_SUCCESS);
+}
+
+TEST_F(LdapModuleTest, StartTlsAgainstAServerWithoutTlsNeverFallsBack) {
+  const json o = {{"base_dn", kBase},
+                  {"tls", "starttls"},
+                  {"ca_file", "/etc/ssl/certs/ca-certificates.crt"}};
+  json r = Run(Request("apply", Action("disable", Person("ann.lee")), o));
+  EXPECT_FALSE(r.value("ok", true)) << r.dump();
+  EXPECT_EQ(server_->Bind(Person("ann.lee"), "pw-ann.lee"), LDAP_SUCCESS);
+}
+
+// ---------------------------------------------------------------- TLS
+
+class LdapTlsTest : public LdapModuleTest {
+ protected:
+  bool WithTls() const override { return true; }
+  json Tls(const std::string& mode, const std::string& ca) const {
+    return {{"base_dn", kBase}, {"tls", mode}, {"ca_file", ca}};
+  }
+};
+
+TEST_F(LdapTlsTest, StartTlsAndLdapsWorkWithTheServersCa) {
+  const std::string ann = Person("ann.lee");
+  const json a = Action("disable", ann);
+  json r = Run(Request("read", a, Tls("starttls", server_->ca_file())));
+  EXPECT_TRUE(Ok(r)["exists"].get<bool>());
+  r = Run(Request("apply", a, Tls("ldaps", server_->ca_file()), "127.0.0.1",
+                  server_->ldaps_port()));
+  EXPECT_TRUE(Ok(r)["changed"].get<bool>());
+  // verify binds on a second TLS connection of its own.
+  json v = Ok(Run(Request("verify", a, Tls("ldaps", server_->ca_file()),
+                          "127.0.0.1", server_->ldaps_port())));
+  EXPECT_TRUE(v["satisfied"].get<bool>()) << v.dump();
+  EXPECT_NE(v["checks"][2]["detail"].get<std::string>().find("locked"),
+            std::string::npos)
+      << v.dump();
+}
+
+TEST_F(LdapTlsTest, AnUntrustedCertificateIsRefusedAndNothingChanges) {
+  const std::string ann = Person("ann.lee");
+  const std::string system_ca = "/etc/ssl/certs/ca-certificates.crt";
+  json r =
+      Run(Request("apply", Action("disable", ann), Tls("starttls", system_ca)));
+  EXPECT_FALSE(r.value("ok", true)) << r.dump();
+  r = Run(Request("apply", Action("disable", ann), Tls("ldaps", system_ca),
+                  "127.0.0.1", server_->ldaps_port()));
+  EXPECT_FALSE(r.value("ok", true)) << r.dump();
+  EXPECT_EQ(server_->Bind(ann, "pw-ann.lee"), LDAP_SUCCESS);
+}
+
+TEST_F(LdapTlsTest, ACertificateForAnotherNameIsRefused) {
+  // The certificate names 127.0.0.1 only; "localhost" reaches the same
+  // server but is not the name in it.
+  const std::string ann = Person("ann.lee");
+  json r = Run(Request("apply", Action("disable", ann),
+                       Tls("ldaps", server_->ca_file()), "localhost",
+                       server_->ldaps_port()));
+  EXPECT_FALSE(r.value("ok", true)) << r.dump();
+  EXPECT_EQ(server_->Bind(ann, "pw-ann.lee"), LDAP_SUCCESS);
+}
+
+TEST_F(LdapTlsTest, TheWrongTlsModeForAPortFails) {
+  // ldaps:// on the StartTLS port, StartTLS on the ldaps:// port.
+  json r = Run(Request("read", Action("disable", Person("ann.lee")),
+                       Tls("ldaps", server_->ca_file())));
+  EXPECT_FALSE(r.value("ok", true)) << r.dump();
+  r = Run(Request("read", Action("disable", Person("ann.lee")),
+                  Tls("starttls", server_->ca_file()), "127.0.0.1",
+                  server_->ldaps_port()));
+  EXPECT_FALSE(r.value("ok", true)) << r.dump();
 }
 
 }  // namespace

@@ -47,7 +47,10 @@ class LdapTestServer {
   static constexpr const char* kBase = "dc=example,dc=org";
 
   // Starts a server; on failure returns null and explains in `error`.
-  static std::unique_ptr<LdapTestServer> Start(std::string* error) {
+  // With `tls`, StartTLS on port() and ldaps:// on ldaps_port(), with a
+  // certificate for 127.0.0.1 from the CA in ca_file().
+  static std::unique_ptr<LdapTestServer> Start(std::string* error,
+                                               bool tls = false) {
     char tmpl[] = "/tmp/deputy-ldap-test-XXXXXX";
     if (::mkdtemp(tmpl) == nullptr) {
       *error = "mkdtemp failed";
@@ -57,7 +60,8 @@ class LdapTestServer {
     const std::string src = DEPUTY_SOURCE_DIR;
     std::string out;
     int rc = RunCommand(src + "/scripts/ldap-server start " + s->dir_ +
-                            "/srv --seed " + src + "/examples/ldap/seed.ldif",
+                            "/srv --seed " + src + "/examples/ldap/seed.ldif" +
+                            (tls ? " --tls" : ""),
                         &out);
     if (rc != 0) {
       *error = "scripts/ldap-server start failed (" + std::to_string(rc) +
@@ -66,6 +70,7 @@ class LdapTestServer {
     }
     s->started_ = true;
     s->port_ = std::stoi(ReadFile(s->dir_ + "/srv/port"));
+    if (tls) s->ldaps_port_ = std::stoi(ReadFile(s->dir_ + "/srv/ldaps_port"));
     s->admin_cred_ = ReadFile(s->dir_ + "/srv/admin.cred");
     auto root = nlohmann::json::parse(ReadFile(s->dir_ + "/srv/root.cred"));
     s->root_dn_ = root["bind_dn"];
@@ -85,6 +90,8 @@ class LdapTestServer {
   }
 
   int port() const { return port_; }
+  int ldaps_port() const { return ldaps_port_; }
+  std::string ca_file() const { return dir_ + "/srv/tls/ca.pem"; }
   const std::string& admin_cred() const { return admin_cred_; }
   std::string uri() const {
     return "ldap://127.0.0.1:" + std::to_string(port_);
@@ -234,6 +241,7 @@ class LdapTestServer {
   std::string dir_;
   bool started_ = false;
   int port_ = 0;
+  int ldaps_port_ = 0;
   std::string admin_cred_;
   std::string root_dn_;
   std::string root_pw_;
