@@ -638,6 +638,7 @@ class Dropper {
   void Cleanup() {
     RevokeSelfGranted(successor_);
     if (!dropped_) RevokeSelfGranted(role_);
+    for (const auto& g : grantors_) RevokeSelfGranted(g);
   }
 
   const json& remaining() const { return remaining_; }
@@ -716,7 +717,8 @@ class Dropper {
       other.emplace(std::move(c).value());
       conn = &*other;
     }
-    Status st = Reassign(*conn);
+    Status st = TakeGrantors(*conn);
+    if (st.ok()) st = Reassign(*conn);
     if (!st.ok()) {
       (void)conn->Exec("roll back", "ROLLBACK");
       std::string left;
@@ -734,6 +736,48 @@ class Dropper {
       databases[db.name] = {
           {"owned", d.owned}, {"privileges", d.privileges}, {"other", d.other}};
     }
+  }
+
+  // DROP OWNED revokes a privilege only as someone who could have granted
+  // it: the role's privileges granted by other roles (an object's owner
+  // granting SELECT to the leaver, say) stay, and block DROP ROLE, unless
+  // the module holds the grantor's privileges. It takes them for the
+  // duration, as it does the role's and the successor's, never a
+  // superuser's or a privileged role's (those grants stay and the drop
+  // ends partial, naming them).
+  Status TakeGrantors(PgConn& conn) {
+    ASSIGN_OR_RETURN(
+        PgResult rows,
+        conn.Query("look up who granted the role's privileges",
+                   "SELECT DISTINCT g.rolname FROM ("
+                   "SELECT (pg_catalog.aclexplode(relacl)).* FROM "
+                   "pg_catalog.pg_class WHERE relacl IS NOT NULL "
+                   "UNION ALL SELECT (pg_catalog.aclexplode(attacl)).* FROM "
+                   "pg_catalog.pg_attribute WHERE attacl IS NOT NULL "
+                   "UNION ALL SELECT (pg_catalog.aclexplode(nspacl)).* FROM "
+                   "pg_catalog.pg_namespace WHERE nspacl IS NOT NULL "
+                   "UNION ALL SELECT (pg_catalog.aclexplode(proacl)).* FROM "
+                   "pg_catalog.pg_proc WHERE proacl IS NOT NULL "
+                   "UNION ALL SELECT (pg_catalog.aclexplode(typacl)).* FROM "
+                   "pg_catalog.pg_type WHERE typacl IS NOT NULL "
+                   "UNION ALL SELECT (pg_catalog.aclexplode(defaclacl)).* "
+                   "FROM pg_catalog.pg_default_acl) a "
+                   "JOIN pg_catalog.pg_roles g ON g.oid = a.grantor "
+                   "WHERE a.grantee = $1::pg_catalog.oid AND NOT g.rolsuper "
+                   "AND NOT pg_catalog.pg_has_role(session_user, g.oid, "
+                   "'USAGE') ORDER BY 1",
+                   {role_.oid}));
+    for (int i = 0; i < rows.rows(); ++i) {
+      ASSIGN_OR_RETURN(auto grantor, LookupRole(conn, rows.Text(i, 0)));
+      if (!grantor || grantor->Privileged() ||
+          grantor->name.rfind("pg_", 0) == 0 ||
+          !Refuse(*grantor, s_.self(), "grantor").ok()) {
+        continue;  // Its grants stay; DROP ROLE will say so.
+      }
+      RETURN_IF_ERROR(GrantToSelf(*grantor, "USAGE"));
+      grantors_.push_back(*grantor);
+    }
+    return Status::Ok();
   }
 
   Status Reassign(PgConn& conn) {
@@ -760,6 +804,7 @@ class Dropper {
   Session& s_;
   const RoleInfo& role_;
   const RoleInfo& successor_;
+  std::vector<RoleInfo> grantors_;  // Memberships taken for DROP OWNED.
   bool dropped_ = false;
   json remaining_ = json::array();
 };

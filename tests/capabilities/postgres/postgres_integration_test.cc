@@ -638,6 +638,39 @@ TEST(PostgresModule, DropTakesBackGrantsLeftByAnInterruptedRun) {
   Admin("REVOKE crash_heir FROM deputy_svc");
 }
 
+TEST(PostgresModule, DropRevokesPrivilegesOtherRolesGranted) {
+  // The agent's leaver plan revokes memberships before it drops: the
+  // leaver no longer reaches the owner that granted it a privilege, and
+  // DROP OWNED (which revokes only as a possible grantor) must still
+  // remove that grant. The module takes the grantor's privileges for the
+  // duration and gives them back.
+  Admin("CREATE ROLE grant_owner NOLOGIN");
+  Admin("CREATE ROLE grant_leaver LOGIN");
+  Admin("CREATE TABLE public.grant_ledger (id int)", "appdb");
+  Admin("ALTER TABLE public.grant_ledger OWNER TO grant_owner", "appdb");
+  Admin("GRANT SELECT ON public.grant_ledger TO grant_leaver", "appdb");
+  auto drop =
+      Act("drop_role", "grant_leaver", "", json{{"successor", "app_archive"}});
+  Outcome applied = RunModule(Op::kApply, drop);
+  EXPECT_TRUE(Ok(applied)["changed"].get<bool>()) << applied.raw;
+  EXPECT_FALSE(RoleExists("grant_leaver"));
+  EXPECT_EQ(ServiceMemberships(), (std::set<std::string>{"pg_signal_backend"}));
+  EXPECT_TRUE(VerifyOk(drop)["satisfied"].get<bool>());
+  // A privilege granted by a superuser-owned object's owner stays: the
+  // module never takes a superuser's privileges, and the drop is partial.
+  Admin("CREATE ROLE grant_leaver2 LOGIN");
+  Admin("CREATE TABLE public.grant_root (id int)", "appdb");
+  Admin("GRANT SELECT ON public.grant_root TO grant_leaver2", "appdb");
+  auto drop2 =
+      Act("drop_role", "grant_leaver2", "", json{{"successor", "app_archive"}});
+  EXPECT_EQ(ErrorKind(RunModule(Op::kApply, drop2)), "partial");
+  EXPECT_TRUE(RoleExists("grant_leaver2"));
+  EXPECT_FALSE(CanLoginFlag("grant_leaver2"));
+  EXPECT_EQ(ServiceMemberships(), (std::set<std::string>{"pg_signal_backend"}));
+  Admin("DROP TABLE public.grant_root", "appdb");
+  Admin("DROP ROLE grant_leaver2");
+}
+
 TEST(PostgresModule, DropNeedsAnExistingOrdinarySuccessor) {
   Admin("CREATE ROLE succ_leaver LOGIN");
   EXPECT_EQ(
