@@ -106,7 +106,14 @@ Status Agent::Start() {
   std::string lock_path = config_.state_dir + "/agent.lock";
   int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd < 0) return Status::Errno("open " + lock_path, errno);
-  if (::flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+  // A killed predecessor's last module may hold the lock for a moment
+  // while the kernel tears it down: wait a little before refusing.
+  bool locked = false;
+  for (int i = 0; i < 50 && !locked; ++i) {
+    locked = ::flock(lock_fd, LOCK_EX | LOCK_NB) == 0;
+    if (!locked) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (!locked) {
     ::close(lock_fd);
     return Status::FailedPrecondition(
         "another agent is running with state directory " + config_.state_dir);
@@ -373,6 +380,8 @@ Status Agent::ScanIntake(RunSummary& summary) {
                                "duplicate delivery of " + key +
                                    " (already received; not executed again)")
                           .status());
+      Progress(name + ": duplicate delivery of " + key +
+               " (recorded, not executed again)");
       continue;
     }
     const std::string done =
@@ -667,9 +676,12 @@ std::string Agent::RequestId(const TaskState& t, const PlannedAction& a,
 }
 
 Status Agent::RunTask(const std::string& key) {
+  // The scheduler works from a snapshot that may be a moment old: what
+  // the task needs is decided here, from its current state.
   auto t = journal_->Task(key);
   if (!t) return Status::Internal("no task " + key);
   if (t->phase == TaskPhase::kDone || t->phase == TaskPhase::kFailed) {
+    if (t->receipt_written) return Status::Ok();
     return WriteReceipt(key);
   }
   if (t->phase == TaskPhase::kReceived) return PlanTask(*t);

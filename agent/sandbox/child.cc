@@ -37,10 +37,16 @@ namespace {
 // Everything below runs in the child between clone3 and execve: raw
 // system calls only (see child.h).
 
+// The set-up socket: the plan's descriptor until the child has moved its
+// descriptors into place, then kSyncFd. (The child's own copy of memory.)
+constexpr int kSyncFd = 4;
+int g_sync_fd = -1;
+
 [[noreturn]] void Fail(const ChildPlan& plan, Step step, int err) {
+  (void)plan;
   SyncMessage m{SyncMessage::kError, static_cast<std::int32_t>(step), err};
   // Best effort: if the parent is gone there is nobody to tell.
-  ssize_t n = ::send(plan.sync_fd, &m, sizeof m, MSG_NOSIGNAL);
+  ssize_t n = ::send(g_sync_fd, &m, sizeof m, MSG_NOSIGNAL);
   (void)n;
   ::_exit(127);
 }
@@ -213,9 +219,11 @@ int MoveDescriptors(const ChildPlan& plan) {
       ::dup2(plan.stderr_fd, 2) < 0 || ::dup2(plan.credential_fd, 3) < 0) {
     return -1;
   }
-  if (::dup3(plan.sync_fd, 4, O_CLOEXEC) < 0) return -1;
+  if (::dup3(plan.sync_fd, kSyncFd, O_CLOEXEC) < 0) return -1;
+  g_sync_fd = kSyncFd;
   // Every other descriptor the parent had (log files, sockets, other
-  // modules' pipes) is closed here.
+  // modules' pipes, the agent's lock) is closed here, first thing: a child
+  // that dies half set up holds nothing of the agent's.
   return static_cast<int>(::syscall(SYS_close_range, 5u, ~0u, 0u));
 }
 
@@ -283,11 +291,13 @@ void RunChild(const ChildPlan& plan) {
   std::uint64_t empty_mask = 0;
   ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty_mask, nullptr,
             sizeof empty_mask);
+  g_sync_fd = plan.sync_fd;
+  CHILD_CHECK(Step::kDescriptors, MoveDescriptors(plan));
 
   // The parent writes our uid/gid maps and joins us to the cgroups, then
   // says go. Without maps nothing below could create a file.
   char go = 0;
-  if (::recv(plan.sync_fd, &go, 1, 0) != 1 || go != 'G') {
+  if (::recv(kSyncFd, &go, 1, 0) != 1 || go != 'G') {
     Fail(plan, Step::kWaitForParent, errno ? errno : EPIPE);
   }
   // Become the mapped identity (uid 0 inside, the per-run uid outside).
@@ -353,7 +363,7 @@ void RunChild(const ChildPlan& plan) {
   int listener = MakeListener(plan.forward_port);
   CHILD_CHECK(Step::kForwarderListener, listener);
   CHILD_CHECK(Step::kForwarderListener,
-              SendFd(plan.sync_fd, SyncMessage::kListener, listener));
+              SendFd(kSyncFd, SyncMessage::kListener, listener));
   ::close(listener);
 
   CHILD_CHECK(Step::kHostname,
@@ -369,9 +379,8 @@ void RunChild(const ChildPlan& plan) {
     CHILD_CHECK(Step::kLandlock, ApplyLandlock(plan));
   }
   CHILD_CHECK(Step::kDropCapabilities, DropCapabilities(plan.cap_last));
-  CHILD_CHECK(Step::kDescriptors, MoveDescriptors(plan));
-  // From here the sync socket is fd 4 (close-on-exec).
-  const int sync = 4;
+  // The sync socket is fd 4, close-on-exec.
+  const int sync = kSyncFd;
   if (plan.seccomp) {
     long notify = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
                             plan.seccomp_flags, &plan.seccomp_program);

@@ -20,7 +20,8 @@ namespace deputy::sandbox {
 
 // The steps, in order. The parent names them in errors.
 enum class Step : std::int32_t {
-  kWaitForParent = 1,
+  kDescriptors = 1,
+  kWaitForParent,
   kIdentity,
   kMountPrivate,
   kMountRoot,
@@ -42,7 +43,6 @@ enum class Step : std::int32_t {
   kNoNewPrivs,
   kLandlock,
   kDropCapabilities,
-  kDescriptors,
   kSeccomp,
   kExec,
 };
