@@ -136,9 +136,9 @@ Status AddSocketRules(scmp_filter_ctx ctx, std::uint32_t refuse) {
       Add(ctx, refuse, SCMP_SYS(socket), {Arg(0, SCMP_CMP_GT, AF_INET6)}));
   for (unsigned type = 0; type < 16; ++type) {
     if (type == SOCK_STREAM) continue;
-    RETURN_IF_ERROR(Add(ctx, refuse, SCMP_SYS(socket),
-                        {Arg(0, SCMP_CMP_EQ, AF_UNIX),
-                         Arg(1, SCMP_CMP_MASKED_EQ, 0xf, type)}));
+    RETURN_IF_ERROR(Add(
+        ctx, refuse, SCMP_SYS(socket),
+        {Arg(0, SCMP_CMP_EQ, AF_UNIX), Arg(1, SCMP_CMP_MASKED_EQ, 0xf, type)}));
   }
   for (int family = AF_INET + 1; family < AF_INET6; ++family) {
     RETURN_IF_ERROR(Add(ctx, refuse, SCMP_SYS(socket),
