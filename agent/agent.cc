@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <ostream>
 
+#include "agent/evidence/entry.h"
 #include "agent/intake.h"
 #include "agent/planner.h"
 #include "agent/receipt.h"
@@ -47,6 +48,42 @@ nlohmann::json TakeSealed(nlohmann::json& state) {
     }
   }
   return sealed;
+}
+
+// What a module reports is logged, but never a field that looks like a
+// secret (a module might report "password_changed": <time>): such fields
+// are dropped and their paths listed under "redacted". True/false flags
+// stay, as the log allows them.
+nlohmann::json ForLog(const nlohmann::json& v, nlohmann::json& dropped,
+                      const std::string& path = "") {
+  if (v.is_object()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [k, child] : v.items()) {
+      const std::string p = path.empty() ? k : path + "." + k;
+      if (evidence::LooksLikeSecretName(k) && !child.is_boolean()) {
+        dropped.push_back(p);
+        continue;
+      }
+      out[k] = ForLog(child, dropped, p);
+    }
+    return out;
+  }
+  if (v.is_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      out.push_back(
+          ForLog(v[i], dropped, path + "[" + std::to_string(i) + "]"));
+    }
+    return out;
+  }
+  return v;
+}
+
+nlohmann::json ForLog(const nlohmann::json& v) {
+  nlohmann::json dropped = nlohmann::json::array();
+  nlohmann::json out = ForLog(v, dropped);
+  if (!dropped.empty() && out.is_object()) out["redacted"] = dropped;
+  return out;
 }
 
 }  // namespace
@@ -783,13 +820,13 @@ Status Agent::PlanTask(const TaskState& t) {
     }
     observed[target.name] = {{"exists", obs.exists},
                              {"memberships", obs.memberships},
-                             {"state", obs.state}};
+                             {"state", ForLog(obs.state)}};
     in.observed[target.name] = std::move(obs);
   }
   auto plan = PlanTicket(in);
   if (!plan.ok()) return fail("cannot plan: " + plan.status().message());
-  // The simulation: what each action would change, as each module reads
-  // the target now.
+  // The simulation: what each action would change, judged from what each
+  // module read of the subject's account just now.
   nlohmann::json actions = nlohmann::json::array();
   nlohmann::json simulation = nlohmann::json::array();
   for (const auto& a : plan->actions) {
@@ -801,25 +838,8 @@ Status Agent::PlanTask(const TaskState& t) {
           " does not read back: " + round_trip.status().message());
     }
     actions.push_back(a.ToJson());
-    protocol::Action m = ModuleAction(a);
-    auto out = runner_->Call(a.target, protocol::Op::kRead,
-                             RequestId(t, a, "simulate"), &m, nullptr);
-    nlohmann::json sim = {{"action", a.id}};
-    if (out.ok() && out->response.ok()) {
-      auto r = protocol::ReadResult::FromJson(*out->response.result);
-      if (r.ok()) {
-        sim["exists"] = r->exists;
-        sim["will_change"] = !r->satisfied;
-        sim["state"] = r->state;
-      }
-    } else if (out.ok()) {
-      sim["error"] =
-          std::string(protocol::ErrorKindName(out->response.error->kind)) +
-          ": " + out->response.error->message;
-    } else {
-      sim["error"] = out.status().message();
-    }
-    simulation.push_back(std::move(sim));
+    simulation.push_back(
+        Simulate(a, *config_.FindTarget(a.target), in.observed.at(a.target)));
   }
   ASSIGN_OR_RETURN(auto rec,
                    journal_->Record("task.planned", t.key, std::nullopt,
@@ -1014,7 +1034,7 @@ Status Agent::ApplyAndVerify(const TaskState& t, const ActionState& a) {
         nlohmann::json sealed = TakeSealed(state);
         result = {{"ok", true},
                   {"changed", applied->changed},
-                  {"state", state},
+                  {"state", ForLog(state)},
                   {"attempts", attempt}};
         if (!sealed.empty()) {
           // The sealed secret goes to the ticket's receipt directory, never
@@ -1076,7 +1096,7 @@ Status Agent::VerifyAction(const TaskState& t, const PlannedAction& a,
       if (!v.ok()) {
         error = v.status().message();
       } else {
-        payload = v->ToJson();
+        payload = ForLog(v->ToJson());
         payload["sandbox"] = sandbox;
         if (recovery) payload["reapply"] = !v->satisfied;
         break;

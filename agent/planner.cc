@@ -273,4 +273,36 @@ Result<Plan> PlanTicket(const PlanInput& in) {
   return std::move(b.plan);
 }
 
+nlohmann::json Simulate(const PlannedAction& a, const TargetConfig& t,
+                        const AccountObservation& seen) {
+  const std::string& op = a.operation;
+  bool held = false;
+  for (const auto& m : seen.memberships) {
+    if (Key(t, m) == Key(t, a.resource)) held = true;
+  }
+  bool change = true;
+  std::string because;
+  if (op == "create_account" || op == "create_role") {
+    change = !seen.exists;
+    because = seen.exists ? "the account exists" : "no account yet";
+  } else if (op == "disable") {
+    change = seen.exists && !seen.disabled;
+    because = !seen.exists    ? "no account"
+              : seen.disabled ? "already disabled"
+                              : "the account is enabled";
+  } else if (op == "delete" || op == "drop_role") {
+    change = seen.exists || !seen.memberships.empty();
+    because = change ? "the account or a membership exists" : "already gone";
+  } else if (op == "add_member" || op == "grant_role") {
+    change = !held;
+    because = held ? "already a member" : "not a member yet";
+  } else if (op == "remove_member" || op == "revoke_role") {
+    change = held;
+    because = held ? "a member" : "not a member";
+  } else {
+    because = "a new credential every time";
+  }
+  return {{"action", a.id}, {"will_change", change}, {"because", because}};
+}
+
 }  // namespace deputy::agent

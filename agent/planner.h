@@ -66,4 +66,10 @@ Result<std::string> AccountName(const TargetConfig& target,
 
 Result<Plan> PlanTicket(const PlanInput& input);
 
+// The simulation of one planned action: what it will change, judged from
+// the module's read of the subject's account on that target (the same read
+// the plan came from). {"action": id, "will_change": bool, "because": text}.
+nlohmann::json Simulate(const PlannedAction& action, const TargetConfig& target,
+                        const AccountObservation& observed);
+
 }  // namespace deputy::agent

@@ -71,6 +71,8 @@ std::string Normalise(std::string_view name) {
   return out;
 }
 
+}  // namespace
+
 bool LooksLikeSecretName(std::string_view name) {
   static constexpr std::array<std::string_view, 9> kWords = {
       "password",   "passwd", "passphrase", "secret", "token",
@@ -88,6 +90,8 @@ bool LooksLikeSecretName(std::string_view name) {
   }
   return false;
 }
+
+namespace {
 
 Status CheckNoSecrets(const nlohmann::json& value, const std::string& path) {
   if (value.is_object()) {

@@ -58,6 +58,12 @@ inline Hash EntryHash(std::string_view line) { return LeafHash(AsBytes(line)); }
 // token, private key, credential, API key) unless its name says it is a
 // fingerprint; no value holds a PEM private key.
 Status ValidateDraft(const EntryDraft& draft);
+// The name test ValidateDraft applies to payload fields: true for names
+// that say "password", "secret", "token", "private key", "credential",
+// "API key", "passphrase" or "seed", unless they end in "fingerprint",
+// "sha256", "digest" or "keyid". (A field holding true or false passes
+// whatever its name.)
+bool LooksLikeSecretName(std::string_view name);
 
 // Serialises a draft into a line (without the newline), validating it
 // first and checking that the verifier will read it back.

@@ -256,6 +256,27 @@ TEST_F(PlannerTest, LeaverDisablesRemovesEveryMembershipThenDeletesAfterGrace) {
   EXPECT_EQ(Ops(*q), Ops(*p));
 }
 
+TEST_F(PlannerTest, TheSimulationSaysWhatEachActionWillChange) {
+  AccountObservation ldap = Seen(true, {"CN=VPN,ou=groups,dc=example,dc=org"});
+  ldap.disabled = true;
+  const TargetConfig& t = *config_->FindTarget("ldap");
+  auto sim = [&](const char* op, const char* resource) {
+    PlannedAction a;
+    a.id = "a1";
+    a.target = "ldap";
+    a.operation = op;
+    a.resource = resource;
+    return Simulate(a, t, ldap)["will_change"].get<bool>();
+  };
+  EXPECT_FALSE(sim("disable", "uid=x,ou=people,dc=example,dc=org"));
+  EXPECT_TRUE(sim("delete", "uid=x,ou=people,dc=example,dc=org"));
+  EXPECT_TRUE(sim("remove_member", "cn=vpn,ou=groups,dc=example,dc=org"));
+  EXPECT_FALSE(sim("add_member", "cn=vpn,ou=groups,dc=example,dc=org"));
+  EXPECT_TRUE(sim("add_member", "cn=wiki,ou=groups,dc=example,dc=org"));
+  EXPECT_FALSE(sim("create_account", "uid=x,ou=people,dc=example,dc=org"));
+  EXPECT_TRUE(sim("reset_credential", "uid=x,ou=people,dc=example,dc=org"));
+}
+
 TEST_F(PlannerTest, LeaverAbsentEverywhereNeedsNothingAndSaysSo) {
   auto p = PlanFor(R"({"id": "T", "revision": 1, "type": "leaver",
       "requester": "hr", "subject": {"uid": "gone"}})",
