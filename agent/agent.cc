@@ -373,6 +373,23 @@ Status Agent::CheckExpiry() {
                   " expired at " +
                   policy::FormatRfc3339Seconds(scope_->expires()));
   }
+  // Ahead of expiry, once per scope version: the owners have time to sign
+  // the next one before the agent freezes.
+  const std::int64_t left = scope_->expires() - now;
+  if (left < config_.expiry_warning_days * 86400 * kMicrosPerSecond &&
+      warned_expiry_of_ != scope_->version()) {
+    warned_expiry_of_ = scope_->version();
+    const std::string when = policy::FormatRfc3339Seconds(scope_->expires());
+    Progress("WARNING: scope version " + std::to_string(scope_->version()) +
+             " expires at " + when + "; the owners should sign the next one");
+    auto r =
+        journal_->Record("scope.expiring", std::nullopt, std::nullopt,
+                         {{"version", scope_->version()},
+                          {"expires", when},
+                          {"days_left", left / (86400 * kMicrosPerSecond)}},
+                         Durability::kAsync);
+    return r.status();
+  }
   return Status::Ok();
 }
 

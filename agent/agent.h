@@ -126,6 +126,7 @@ class Agent {
   std::optional<policy::PolicyState> state_;
   std::map<std::string, policy::Approval> approvals_;  // By action digest.
   std::string frozen_;  // Why no new action may start; "" when not.
+  std::int64_t warned_expiry_of_ = 0;  // Scope version warned about.
 
   // Scheduling. Guarded by mu_.
   std::mutex mu_;

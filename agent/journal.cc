@@ -87,6 +87,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(
   std::unique_ptr<Journal> j(new Journal());
   j->actor_ = std::move(actor);
   j->owner_ = std::move(owner);
+  j->compact_ = true;
   RETURN_IF_ERROR(j->Replay(log_dir));
   if (j->leaves_.size() != log->size()) {
     return Status::DataLoss("the log changed while it was replayed (" +
@@ -223,6 +224,14 @@ void Journal::Apply(const evidence::EntryView& e, std::string_view line) {
     t.receipt_written = true;
     for (auto s : t.seqs) lines_.erase(s);
     open_.erase(t.order);
+    if (compact_) {
+      t.ticket = nlohmann::json::object();
+      t.actions.clear();
+      t.actions.shrink_to_fit();
+      t.notes.clear();
+      t.seqs.clear();
+      t.seqs.shrink_to_fit();
+    }
     return;
   }
   if (!e.action) return;

@@ -140,6 +140,10 @@ class Journal {
   ActionState* FindAction(TaskState& t, const std::string& id);
 
   std::unique_ptr<evidence::EvidenceLog> log_;
+  // A running agent keeps only the outline of a finished task (its key,
+  // phase, subject), so memory does not grow with history; deputy status
+  // and report read the whole log with everything.
+  bool compact_ = false;
   std::string actor_;
   std::string owner_;
 

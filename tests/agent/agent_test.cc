@@ -493,6 +493,19 @@ TEST_F(AgentTest, AnExpiredScopeFreezesTheAgent) {
   EXPECT_EQ(s->waiting, 1);
 }
 
+TEST_F(AgentTest, WarnsAheadOfScopeExpiryAndStillWorks) {
+  // 2027-02-20: the scope expires on 2027-03-01, inside the 14-day warning.
+  evidence::FakeClock late(kNow + 80LL * 86400 * 1000000);
+  Submit("t1.json", R"({"id": "T-1", "revision": 1, "type": "leaver",
+    "requester": "hr", "subject": {"uid": "dave"}})");
+  auto s = RunOnce(&late);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->done, 1);
+  EXPECT_NE(progress_.str().find("WARNING: scope version 1 expires"),
+            std::string::npos)
+      << progress_.str();
+}
+
 TEST_F(AgentTest, TheRateLimitIsCountedFromTheLogAcrossRestarts) {
   WriteScope(1, R"({"id": "ldap", "target": "ldap",
       "operations": ["remove_member"],
