@@ -24,7 +24,12 @@
 # DEPUTY_MODULE_RUNNER, when set, is a command run as
 #   $DEPUTY_MODULE_RUNNER MODULE_PATH <request 3<credential
 # instead of the module itself (e.g. deputy's sandboxed runner); it must
-# print the module's response.
+# print the module's response. The requests name the target as
+# DEPUTY_BENCH_HOST (default 127.0.0.1), and the runner finds the server's
+# port in DEPUTY_BENCH_PORT (exported). bench/sandbox_runner.sh runs the
+# module with `deputy sandbox run`, full isolation:
+#   DEPUTY_MODULE_RUNNER="bench/sandbox_runner.sh build/release/agent/deputy" \
+#   DEPUTY_BENCH_HOST=ldap.example.org bench/ldap_leavers.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build/release}
@@ -100,8 +105,10 @@ now() { date +%s%N; }
 
 # --- (a) deputy-ldap, apply + verify per leaver ------------------------
 port=$(cat "$work/deputy/port")
+export DEPUTY_BENCH_PORT=$port
+host=${DEPUTY_BENCH_HOST:-127.0.0.1}
 cred=$work/deputy/admin.cred
-target="{\"name\":\"ldap\",\"host\":\"127.0.0.1\",\"port\":$port,\"options\":{\"base_dn\":\"$base\",\"tls\":\"none\"}}"
+target="{\"name\":\"ldap\",\"host\":\"$host\",\"port\":$port,\"options\":{\"base_dn\":\"$base\",\"tls\":\"none\"}}"
 run_module() {
   if [ ${#runner[@]} -gt 0 ]; then
     "${runner[@]}" "$module" 3<"$cred"

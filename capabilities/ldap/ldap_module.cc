@@ -1,6 +1,7 @@
 #include "capabilities/ldap/ldap_module.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <set>
