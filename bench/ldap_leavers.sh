@@ -28,6 +28,9 @@
 # DEPUTY_BENCH_HOST (default 127.0.0.1), and the runner finds the server's
 # port in DEPUTY_BENCH_PORT (exported). bench/sandbox_runner.sh runs the
 # module with `deputy sandbox run`, full isolation:
+# DEPUTY_SANDBOX_BATCH, when set, is build/release/bench/sandboxed_batch:
+# every request goes through one sandbox policy on one warm thread, as the
+# agent runs modules (per-run costs only, no process start of deputy).
 #   DEPUTY_MODULE_RUNNER="bench/sandbox_runner.sh build/release/agent/deputy" \
 #   DEPUTY_BENCH_HOST=ldap.example.org bench/ldap_leavers.sh
 set -euo pipefail
@@ -117,6 +120,23 @@ run_module() {
   fi
 }
 failures=0
+if [ -n "${DEPUTY_SANDBOX_BATCH:-}" ]; then
+  # All requests through one sandbox policy on one warm thread, as the
+  # agent runs them: apply then verify, leaver after leaver.
+  for ((i = 0; i < n; i++)); do
+    dn="uid=$(uid_of "$i"),$people"
+    action="{\"operation\":\"delete\",\"resource\":\"$dn\",\"subject\":\"$dn\",\"params\":{}}"
+    echo "{\"protocol\":1,\"op\":\"apply\",\"id\":\"a$i\",\"target\":$target,\"action\":$action}"
+    echo "{\"protocol\":1,\"op\":\"verify\",\"id\":\"v$i\",\"target\":$target,\"action\":$action}"
+  done >"$work/requests"
+  start=$(now)
+  "$DEPUTY_SANDBOX_BATCH" "$module" "$host" "$port" "$cred" <"$work/requests" >"$work/responses"
+  deputy_ns=$(($(now) - start))
+  applies=$(awk 'NR % 2 == 1' "$work/responses" | grep -c '"ok":true.*"changed":true' || true)
+  verifies=$(awk 'NR % 2 == 0' "$work/responses" | grep -c '"satisfied":true' || true)
+  failures=$((failures + 2 * n - applies - verifies))
+  runner=("sandboxed_batch")
+else
 start=$(now)
 for ((i = 0; i < n; i++)); do
   dn="uid=$(uid_of "$i"),$people"
@@ -129,6 +149,7 @@ for ((i = 0; i < n; i++)); do
     { failures=$((failures + 1)); echo "verify $dn: $out" >&2; }
 done
 deputy_ns=$(($(now) - start))
+fi
 
 # --- (b) the same with ldapmodify and ldapsearch -------------------------
 port=$(cat "$work/script/port")

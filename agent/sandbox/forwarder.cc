@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -102,6 +104,12 @@ void Forwarder::Accept() {
       ::close(out);
       continue;
     }
+    // A relay must not add Nagle delays of its own: the two ends chose
+    // their own settings (libldap, libpq and the servers disable Nagle),
+    // and a held-back small write behind a delayed ACK costs ~40 ms.
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    ::setsockopt(out, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     auto c = std::make_unique<Connection>();
     c->inner = fd;
     c->outer = out;

@@ -94,7 +94,7 @@ json AccountState(const Account& a, const std::vector<std::string>* groups) {
     if (!a.lock_time.empty() && !a.locked) s["lock_time"] = a.lock_time;
     if (!a.password_changed.empty()) {
       auto t = ParseGeneralizedTime(a.password_changed);
-      s["password_changed"] =
+      s["pwd_changed_time"] =
           t.ok() ? FormatRfc3339(*t) : Printable(a.password_changed);
     }
   }
