@@ -30,7 +30,7 @@ agent=
 cleanup() {
   [ -n "$agent" ] && kill -TERM "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
   deputy_env_stop "$state"
-  rm -rf "$state"
+  [ -n "${KEEP:-}" ] && echo "state kept in $state" || rm -rf "$state"
 }
 trap cleanup EXIT
 id() { printf 'bench.%04d' "$1"; }

@@ -604,6 +604,9 @@ Result<json> ReadDrop(Session& s, const PgAction& a) {
   return json{{"exists", true}, {"satisfied", false}, {"state", state}};
 }
 
+// The advisory lock key drops take turns on ("deputy" in ASCII).
+constexpr const char* kDropLockKey = "110386841220217";
+
 // The work of drop_role once the role is NOLOGIN and has no sessions.
 class Dropper {
  public:
@@ -832,9 +835,20 @@ Reply ApplyDrop(Session& s, const PgAction& a) {
                      "role " + a.role + ": still exists (NOLOGIN)"}));
   }
   json databases = json::object();
+  // The memberships the service role gives itself for the drop are
+  // cluster-wide state that concurrent drops share: one drop's clean-up
+  // would take back a membership another is still using. Drops therefore
+  // take turns, on a session-level advisory lock that the server releases
+  // when this connection ends, however the module ends.
+  PG_REPLY_IF_ERROR(s.conn().Exec(
+      "wait for other drops",
+      "SELECT pg_catalog.pg_advisory_lock(" + std::string(kDropLockKey) + ")"));
   Dropper d(s, *role, successor);
   Status run = d.Run(databases);
   d.Cleanup();
+  (void)s.conn().Exec("let other drops go",
+                      "SELECT pg_catalog.pg_advisory_unlock(" +
+                          std::string(kDropLockKey) + ")");
   json remaining = d.remaining();
   if (!run.ok()) remaining.push_back("role " + a.role + ": " + run.message());
   if (!remaining.empty() || !d.dropped()) {

@@ -143,6 +143,28 @@ check "a receipt lies beside its ticket" test -f "$state/intake/done/CHG-2003.js
 sed 's/"outcome": "failed"/"outcome": "done"/' "$state/receipts/CHG-2006@1.json" >"$state/forged.json"
 refute "a forged receipt is refused" "$deputy" log verify-proof "$state/forged.json" "${trust[@]}"
 
+# --- Serving: a ticket submitted to a running agent, then SIGTERM -------
+"$deputy" run --config "$state/deputy.json" >"$state/serve.log" 2>&1 &
+server=$!
+cat >"$state/serve-ticket.json" <<'JSON'
+{"id": "CHG-4001", "revision": 1, "type": "grant", "requester": "carol.hr",
+ "subject": {"uid": "ann.lee"},
+ "entitlements": [{"target": "postgres", "role": "app_sales"}]}
+JSON
+check "submit to a running agent" "$deputy" submit --config "$state/deputy.json" "$state/serve-ticket.json"
+for _ in $(seq 1 100); do
+  grep -q "CHG-4001@1: done" "$state/serve.log" && break
+  sleep 0.2
+done
+contains "the running agent carried it out" "CHG-4001@1: done" "$(cat "$state/serve.log")"
+kill -TERM "$server"
+wait "$server"
+rc=$?
+checks=$((checks + 1))
+[ "$rc" -eq 0 ] || { echo "FAIL: SIGTERM exit status $rc"; failures=$((failures + 1)); }
+check "it logged its stop" grep -q '"kind":"agent.stopped"' "$state"/log/segments/*.log
+check "ann_lee has app_sales" member_of ann_lee app_sales
+
 # --- Revocation: bob alone stops the agent ------------------------------
 # shellcheck disable=SC2046
 check "bob revokes the scope" "$deputy" scope revoke --agent agent-1 --version 1 \

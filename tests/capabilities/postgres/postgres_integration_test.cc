@@ -27,6 +27,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "base/encoding.h"
@@ -669,6 +670,37 @@ TEST(PostgresModule, DropRevokesPrivilegesOtherRolesGranted) {
   EXPECT_EQ(ServiceMemberships(), (std::set<std::string>{"pg_signal_backend"}));
   Admin("DROP TABLE public.grant_root", "appdb");
   Admin("DROP ROLE grant_leaver2");
+}
+
+TEST(PostgresModule, ConcurrentDropsDoNotUndoEachOther) {
+  // The agent runs two workers: two drops at once share the service
+  // role's temporary memberships (the successor's, at least). Without
+  // taking turns, one drop's clean-up took back what the other was still
+  // using ("permission denied to reassign objects").
+  std::vector<std::string> roles;
+  for (int i = 0; i < 6; ++i) {
+    std::string r = "race_leaver_" + std::to_string(i);
+    roles.push_back(r);
+    Admin("CREATE ROLE " + r + " LOGIN");
+    Admin("CREATE TABLE public." + r + "_notes (id int)", "appdb");
+    Admin("ALTER TABLE public." + r + "_notes OWNER TO " + r, "appdb");
+  }
+  std::vector<Outcome> outcomes(roles.size());
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < roles.size(); ++i) {
+    threads.emplace_back([&, i] {
+      outcomes[i] = RunModule(
+          Op::kApply,
+          Act("drop_role", roles[i], "", json{{"successor", "app_archive"}}));
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (std::size_t i = 0; i < roles.size(); ++i) {
+    EXPECT_TRUE(Ok(outcomes[i])["changed"].get<bool>()) << outcomes[i].raw;
+    EXPECT_FALSE(RoleExists(roles[i]));
+    EXPECT_EQ(Owner("appdb", "public." + roles[i] + "_notes"), "app_archive");
+  }
+  EXPECT_EQ(ServiceMemberships(), (std::set<std::string>{"pg_signal_backend"}));
 }
 
 TEST(PostgresModule, DropNeedsAnExistingOrdinarySuccessor) {
