@@ -543,11 +543,15 @@ std::string Rdn::Canonical() const {
   return out;
 }
 
-std::string Dn::Canonical() const {
+std::string Dn::Canonical() const { return Canonical(nullptr); }
+
+std::string Dn::Canonical(std::vector<std::size_t>* rdn_starts) const {
   std::string out;
   out.reserve(CanonicalSizeHint(rdns_));
+  if (rdn_starts != nullptr) rdn_starts->clear();
   for (std::size_t i = 0; i < rdns_.size(); ++i) {
     if (i > 0) out.push_back(',');
+    if (rdn_starts != nullptr) rdn_starts->push_back(out.size());
     AppendCanonicalRdn(out, rdns_[i]);
   }
   return out;

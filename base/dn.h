@@ -61,6 +61,10 @@ class Dn {
   // begin with '#' can tell). Equal DNs have equal canonical forms, and
   // Parse(Canonical()) gives the same DN.
   std::string Canonical() const;
+  // The same, also giving where each RDN starts in it: the canonical form
+  // of the i-th ancestor is the tail from (*rdn_starts)[i], since
+  // canonical forms join their RDNs with ','.
+  std::string Canonical(std::vector<std::size_t>* rdn_starts) const;
   // True when this DN equals `base` or lies below it, RDN by RDN (never a
   // string suffix). Everything lies within the root DN.
   bool IsWithin(const Dn& base) const;

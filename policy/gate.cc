@@ -99,23 +99,19 @@ bool IsDeletion(std::string_view operation) {
 
 namespace {
 
-// The canonical DN and its canonical ancestors, nearest first. Each RDN is
-// canonicalised by the DN library, the same function the scope's patterns
-// went through; suffixes are built from the root down.
+// The canonical DN and its canonical ancestors, nearest first: tails of
+// the canonical string, which joins RDNs with ','.
 std::string CanonicalWithAncestors(const Dn& dn,
                                    std::vector<std::string>* ancestors) {
-  const auto& rdns = dn.rdns();
-  std::vector<std::string> suffixes(rdns.size());
-  std::string acc;
-  for (std::size_t i = rdns.size(); i-- > 0;) {
-    std::string rdn = rdns[i].Canonical();
-    acc = acc.empty() ? rdn : rdn + "," + acc;
-    suffixes[i] = acc;
-  }
+  std::vector<std::size_t> starts;
+  std::string canonical = dn.Canonical(&starts);
   if (ancestors != nullptr) {
-    ancestors->assign(suffixes.begin() + 1, suffixes.end());
+    ancestors->clear();
+    for (std::size_t i = 1; i < starts.size(); ++i) {
+      ancestors->push_back(canonical.substr(starts[i]));
+    }
   }
-  return suffixes[0];
+  return canonical;
 }
 
 }  // namespace
@@ -227,51 +223,62 @@ std::string Decision::Explain(const Action& action) const {
 // --- Gate
 // ----------------------------------------------------------------------
 
-void Gate::Index::Add(const ResourcePattern& pattern, std::size_t index) {
+void Gate::AddPattern(const ResourcePattern& pattern, std::size_t index,
+                      bool forbid) {
   switch (pattern.kind) {
-    case ResourcePattern::Kind::kSubtree:
-      subtrees.emplace(pattern.subtree->Canonical(), index);
+    case ResourcePattern::Kind::kSubtree: {
+      auto& k = keys_[pattern.subtree->Canonical()];
+      (forbid ? k.forbid_subtree : k.grant_subtree).push_back(index);
       break;
+    }
     case ResourcePattern::Kind::kList:
-      for (const auto& v : pattern.values) exact.emplace(v, index);
+      for (const auto& v : pattern.values) {
+        auto& k = keys_[v];
+        (forbid ? k.forbid_exact : k.grant_exact).push_back(index);
+      }
       break;
     case ResourcePattern::Kind::kNames:
       for (const auto& g : pattern.globs) {
-        char first = g.empty() || g[0] == '*' || g[0] == '?' ? '\0' : g[0];
-        globs[first].emplace_back(g, index);
+        (forbid ? forbid_globs_ : grant_globs_).Add(g, index);
       }
       break;
   }
 }
 
-template <typename Fn>
-void Gate::Index::ForEachMatch(const std::string& canonical,
-                               const std::vector<std::string>& ancestors,
-                               Fn&& fn) const {
-  auto [b, e] = exact.equal_range(canonical);
-  for (auto it = b; it != e; ++it) fn(it->second);
-  if (!subtrees.empty()) {
-    auto [sb, se] = subtrees.equal_range(canonical);
-    for (auto it = sb; it != se; ++it) fn(it->second);
-    for (const auto& a : ancestors) {
-      auto [ab, ae] = subtrees.equal_range(a);
-      for (auto it = ab; it != ae; ++it) fn(it->second);
-    }
-    // The root DN (canonical "") contains every DN. Anything with '=' is
-    // treated as a DN here: for a forbid that errs towards denying.
-    if (canonical.find('=') != std::string::npos) {
-      auto [rb, re] = subtrees.equal_range(std::string());
-      for (auto it = rb; it != re; ++it) fn(it->second);
-    }
+void Gate::GlobIndex::Add(const std::string& g, std::size_t index) {
+  std::size_t n = std::min(g.find_first_of("*?"), g.size());
+  n = std::min(n, kGlobPrefix);
+  auto bucket = std::find_if(buckets.begin(), buckets.end(),
+                             [&](auto& b) { return b.prefix_length == n; });
+  if (bucket == buckets.end()) {
+    buckets.push_back(GlobBucket{n, {}});
+    std::sort(buckets.begin(), buckets.end(), [](auto& a, auto& b) {
+      return a.prefix_length < b.prefix_length;
+    });
+    bucket = std::find_if(buckets.begin(), buckets.end(),
+                          [&](auto& b) { return b.prefix_length == n; });
   }
-  if (!globs.empty()) {
-    for (char key : {canonical.empty() ? '\0' : canonical[0], '\0'}) {
-      auto it = globs.find(key);
-      if (it == globs.end()) continue;
-      for (const auto& [glob, index] : it->second) {
-        if (GlobMatch(glob, canonical, /*fold_case=*/true)) fn(index);
+  std::size_t last = g.find_last_of("*?");
+  std::string suffix =
+      last == std::string::npos ? std::string() : g.substr(last + 1);
+  bucket->by_prefix[g.substr(0, n)].push_back({g, suffix, index});
+}
+
+template <typename Fn>
+void Gate::GlobIndex::ForEachMatch(std::string_view canonical, Fn&& fn) const {
+  // Globs and canonical resources are both lower case, so the prefix and
+  // the tail are compared exactly; the match itself still folds case.
+  for (const auto& bucket : buckets) {
+    if (canonical.size() < bucket.prefix_length) break;
+    auto it = bucket.by_prefix.find(canonical.substr(0, bucket.prefix_length));
+    if (it == bucket.by_prefix.end()) continue;
+    for (const auto& g : it->second) {
+      if (g.suffix.size() > canonical.size() ||
+          canonical.compare(canonical.size() - g.suffix.size(), g.suffix.size(),
+                            g.suffix) != 0) {
+        continue;
       }
-      if (key == '\0') break;
+      if (GlobMatch(g.glob, canonical, /*fold_case=*/true)) fn(g.index);
     }
   }
 }
@@ -309,10 +316,10 @@ Result<Gate> Gate::Create(const TrustRoot& trust, std::string agent_id,
     g.deletions_per_day_ = scope->deletions_per_day();
     g.windows_ = scope->windows();
     for (std::size_t i = 0; i < g.grants_.size(); ++i) {
-      g.grant_index_.Add(g.grants_[i].resources, i);
+      g.AddPattern(g.grants_[i].resources, i, /*forbid=*/false);
     }
     for (std::size_t i = 0; i < g.forbids_.size(); ++i) {
-      g.forbid_index_.Add(g.forbids_[i].resources, i);
+      g.AddPattern(g.forbids_[i].resources, i, /*forbid=*/true);
     }
   }
   return g;
@@ -346,8 +353,9 @@ Decision Gate::DecideOrThrow(const Action& action,
   // protected one (fullwidth letters, the Kelvin sign, hex-encoded values)
   // while no pattern here matches it: refuse rather than guess.
   // Each DN is parsed once: checked here, then normalised from the parse.
+  // Ancestors are views into the canonical string: no copy per level.
   auto normalise = [](const std::string& text,
-                      std::vector<std::string>& ancestors,
+                      std::vector<std::string_view>& ancestors,
                       std::string& out) -> std::optional<Decision> {
     ancestors.clear();
     if (text.find('=') == std::string::npos) {
@@ -363,13 +371,20 @@ Decision Gate::DecideOrThrow(const Action& action,
                   "DNs outside plain ASCII are refused: their matching on "
                   "the server cannot be reproduced here");
     }
-    out = dn->empty() ? Lower(Trim(text))
-                      : CanonicalWithAncestors(*dn, &ancestors);
+    if (dn->empty()) {
+      out = Lower(Trim(text));
+      return std::nullopt;
+    }
+    std::vector<std::size_t> starts;
+    out = dn->Canonical(&starts);
+    for (std::size_t i = 1; i < starts.size(); ++i) {
+      ancestors.push_back(std::string_view(out).substr(starts[i]));
+    }
     return std::nullopt;
   };
-  std::vector<std::string> ancestors;
+  std::vector<std::string_view> ancestors;
   std::string resource;
-  std::vector<std::string> subject_ancestors;
+  std::vector<std::string_view> subject_ancestors;
   std::string subject;
   if (auto refused = normalise(action.resource, ancestors, resource)) {
     return *refused;
@@ -435,23 +450,50 @@ Decision Gate::DecideOrThrow(const Action& action,
       forbidden = i;
     }
   };
-  forbid_index_.ForEachMatch(resource, ancestors, consider_forbid);
+  std::vector<std::size_t> matched;
+  auto consider_grant = [&](std::size_t i) {
+    const Grant& g = grants_[i];
+    if (g.target == target && HasOperation(g.operations, op) &&
+        std::find(matched.begin(), matched.end(), i) == matched.end()) {
+      matched.push_back(i);
+    }
+  };
+  // One lookup per key (the resource, each ancestor, the root DN) finds
+  // the forbids and grants of that key at once.
+  auto lookup = [&](std::string_view canonical,
+                    const std::vector<std::string_view>& above, bool grants) {
+    if (auto it = keys_.find(canonical); it != keys_.end()) {
+      for (auto i : it->second.forbid_exact) consider_forbid(i);
+      for (auto i : it->second.forbid_subtree) consider_forbid(i);
+      if (grants) {
+        for (auto i : it->second.grant_exact) consider_grant(i);
+        for (auto i : it->second.grant_subtree) consider_grant(i);
+      }
+    }
+    auto subtree = [&](std::string_view key) {
+      auto it = keys_.find(key);
+      if (it == keys_.end()) return;
+      for (auto i : it->second.forbid_subtree) consider_forbid(i);
+      if (grants) {
+        for (auto i : it->second.grant_subtree) consider_grant(i);
+      }
+    };
+    for (auto a : above) subtree(a);
+    // The root DN (canonical "") contains every DN. Anything with '=' is
+    // treated as a DN here: for a forbid that errs towards denying.
+    if (canonical.find('=') != std::string_view::npos) subtree("");
+    forbid_globs_.ForEachMatch(canonical, consider_forbid);
+    if (grants) grant_globs_.ForEachMatch(canonical, consider_grant);
+  };
+  lookup(resource, ancestors, /*grants=*/true);
   if (!subject.empty() && subject != resource) {
-    forbid_index_.ForEachMatch(subject, subject_ancestors, consider_forbid);
+    lookup(subject, subject_ancestors, /*grants=*/false);
   }
   if (forbidden) {
     return Deny("forbidden", "forbid:" + forbids_[*forbidden].id);
   }
 
   // 5. Grants: every grant for this target, operation and resource.
-  std::vector<std::size_t> matched;
-  grant_index_.ForEachMatch(resource, ancestors, [&](std::size_t i) {
-    const Grant& g = grants_[i];
-    if (g.target == target && HasOperation(g.operations, op) &&
-        std::find(matched.begin(), matched.end(), i) == matched.end()) {
-      matched.push_back(i);
-    }
-  });
   if (matched.empty()) {
     return Deny("no_matching_grant",
                 "no grant covers " + op + " on " + target + " " + resource);

@@ -101,20 +101,46 @@ class Gate {
   struct PatternRef {
     std::size_t index;  // Into grants_ or forbids_.
   };
-  struct Index {
-    // Canonical DN subtrees and exact values, and globs bucketed by their
-    // first literal byte (0 for a leading wildcard).
-    std::unordered_multimap<std::string, std::size_t> subtrees;
-    std::unordered_multimap<std::string, std::size_t> exact;
-    std::unordered_map<char, std::vector<std::pair<std::string, std::size_t>>>
-        globs;
-    void Add(const ResourcePattern& pattern, std::size_t index);
-    // Calls `fn(index)` for every pattern matching the normalised resource
-    // (`dn` set when it is a DN, with its canonical ancestors).
-    template <typename Fn>
-    void ForEachMatch(const std::string& canonical,
-                      const std::vector<std::string>& ancestors, Fn&& fn) const;
+  struct ViewHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const {
+      return std::hash<std::string_view>()(s);
+    }
   };
+  // Exact values and DN subtrees of every grant and forbid, by their
+  // canonical key: one lookup per key serves both. A resource DN is looked
+  // up once, and each of its ancestors once, per decision.
+  struct KeyedPatterns {
+    std::vector<std::size_t> forbid_exact, forbid_subtree;
+    std::vector<std::size_t> grant_exact, grant_subtree;
+  };
+  using KeyIndex =
+      std::unordered_map<std::string, KeyedPatterns, ViewHash, std::equal_to<>>;
+  // Name globs, bucketed by their literal prefix (the text before the
+  // first wildcard, at most kGlobPrefix bytes): a resource is tried only
+  // against the globs whose prefix it starts with, and whose literal tail
+  // it ends with. (DN globs all begin with an attribute type, so a
+  // first-byte bucket tried every "uid=" glob against every "uid=" DN.)
+  struct GlobIndex {
+    static constexpr std::size_t kGlobPrefix = 16;
+    struct IndexedGlob {
+      std::string glob;
+      std::string suffix;  // The literal text after the last wildcard.
+      std::size_t index;
+    };
+    using GlobList = std::vector<IndexedGlob>;
+    struct GlobBucket {
+      std::size_t prefix_length;
+      std::unordered_map<std::string, GlobList, ViewHash, std::equal_to<>>
+          by_prefix;
+    };
+    std::vector<GlobBucket> buckets;  // By prefix length, shortest first.
+    void Add(const std::string& glob, std::size_t index);
+    template <typename Fn>
+    void ForEachMatch(std::string_view canonical, Fn&& fn) const;
+  };
+  void AddPattern(const ResourcePattern& pattern, std::size_t index,
+                  bool forbid);
   Decision DecideOrThrow(const Action& action,
                          const DecisionContext& ctx) const;
 
@@ -130,8 +156,9 @@ class Gate {
   std::optional<std::int64_t> actions_per_hour_;
   std::optional<std::int64_t> deletions_per_day_;
   std::vector<TimeWindow> windows_;
-  Index grant_index_;
-  Index forbid_index_;
+  KeyIndex keys_;
+  GlobIndex grant_globs_;
+  GlobIndex forbid_globs_;
   // Protected identities, normalised: the agent's id and accounts, every
   // owner's name and accounts.
   std::unordered_set<std::string> agent_identities_;
