@@ -113,14 +113,16 @@ lat >"$state/latency"
 pct() { awk -v p="$1" '{ a[NR] = $1 } END { i = int(p * (NR - 1)) + 1; printf "%.3f", a[i] }' "$state/latency"; }
 
 # (b) the shell script, on the other N people.
-root_pw=$(sed 's/.*"password":"\([^"]*\)".*/\1/' "$state/servers/ldap/root.cred")
+# The directory manager's password, in a 0600 file for -y (never argv).
+(umask 077 && sed 's/.*"password":"\([^"]*\)".*/\1/' "$state/servers/ldap/root.cred" |
+  tr -d '\n' >"$state/root.pw")
 cat >"$state/leaver.sh" <<SCRIPT
 #!/usr/bin/env bash
 # One leaver, action by action: change, then read back.
 set -euo pipefail
 u=\$1; i=\$2; team=\$(((i - 1) / 100 + 1)); role=bench_\$(printf %04d \$i)
 dn="uid=\$u,ou=people,dc=example,dc=org"
-L=(-x -H ldap://127.0.0.1:$ldap_port -D cn=admin,dc=example,dc=org -w "$root_pw")
+L=(-x -H ldap://127.0.0.1:$ldap_port -D cn=admin,dc=example,dc=org -y "$state/root.pw")
 P=(psql -X -q -A -t -h $state/servers/postgres/socket -p $pg_port -U postgres)
 printf 'dn: %s\nchangetype: modify\nreplace: pwdAccountLockedTime\npwdAccountLockedTime: 000001010000Z\n-\ndelete: userPassword\n' "\$dn" | ldapmodify "\${L[@]}" >/dev/null
 ldapsearch "\${L[@]}" -LLL -b "\$dn" -s base '(pwdAccountLockedTime=000001010000Z)' dn | grep -q dn:

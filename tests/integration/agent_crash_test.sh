@@ -104,10 +104,12 @@ received=$(cat "$state"/log/segments/*.log | grep -c '"kind":"task.received"')
 [ "$received" -eq "$total" ] || fail "$received tickets received, not $total"
 
 # The targets match the plan.
-root_pw=$(sed 's/.*"password":"\([^"]*\)".*/\1/' "$state/servers/ldap/root.cred")
+# The directory manager's password, in a 0600 file for -y (never argv).
+(umask 077 && sed 's/.*"password":"\([^"]*\)".*/\1/' "$state/servers/ldap/root.cred" |
+  tr -d '\n' >"$state/root.pw")
 lcount() {
   ldapsearch -x -LLL -o ldif-wrap=no -H "ldap://127.0.0.1:$ldap_port" \
-    -D "cn=admin,dc=example,dc=org" -w "$root_pw" -b "$1" "$2" "${@:3}" |
+    -D "cn=admin,dc=example,dc=org" -y "$state/root.pw" -b "$1" "$2" "${@:3}" |
     grep -c "^${3:-dn}:"
 }
 psql_q() {
@@ -115,7 +117,7 @@ psql_q() {
     -d postgres -c "$1"
 }
 left=$(ldapsearch -x -LLL -o ldif-wrap=no -H "ldap://127.0.0.1:$ldap_port" \
-  -D "cn=admin,dc=example,dc=org" -w "$root_pw" -b ou=people,dc=example,dc=org \
+  -D "cn=admin,dc=example,dc=org" -y "$state/root.pw" -b ou=people,dc=example,dc=org \
   '(uid=crash.*)' uid | sed -n 's/^uid: crash\.//p')
 n=$(awk -v l=$leavers '$1 + 0 <= l' <<<"$left" | wc -l)
 [ "$n" -eq 0 ] || fail "$n leavers still have an LDAP entry"

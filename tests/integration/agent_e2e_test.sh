@@ -81,10 +81,12 @@ contains "second run summary" "6 done, 2 failed, 0 waiting" "$run"
 wait "$session" 2>/dev/null
 
 # --- Outcomes, read from the servers themselves -------------------------
-root_pw=$(sed 's/.*"password":"\([^"]*\)".*/\1/' "$state/servers/ldap/root.cred")
+# The directory manager's password, in a 0600 file for -y (never argv).
+(umask 077 && sed 's/.*"password":"\([^"]*\)".*/\1/' "$state/servers/ldap/root.cred" |
+  tr -d '\n' >"$state/root.pw")
 lsearch() {  # lsearch BASE FILTER ATTRS...: LDIF from slapd as its manager
   ldapsearch -x -LLL -o ldif-wrap=no -H "ldap://127.0.0.1:$ldap_port" \
-    -D "cn=admin,dc=example,dc=org" -w "$root_pw" -b "$1" "$2" "${@:3}"
+    -D "cn=admin,dc=example,dc=org" -y "$state/root.pw" -b "$1" "$2" "${@:3}"
 }
 psql_q() {
   psql -X -A -t -h "$state/servers/postgres/socket" -p "$pg_port" -U postgres \

@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -202,11 +205,12 @@ TEST_F(SandboxTest, CannotReadAnotherModulesCredential) {
 
 TEST_F(SandboxTest, CannotReadShadowOrHostFiles) {
   ExpectRefused(Scenario("read_shadow"), ENOENT, "filesystem", "/etc/shadow");
-  // A credential file on the host, readable by root there (not under
-  // /tmp, which inside is the module's own private directory).
-  auto dir = std::filesystem::current_path() /
-             ("deputy-sbx-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  // A credential file on the host, readable by root there. Not under
+  // /tmp (inside, that is the module's own private directory, so a
+  // checkout living under /tmp would test nothing), hence /var/tmp.
+  char tmpl[] = "/var/tmp/deputy-sbx-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr) << strerror(errno);
+  std::filesystem::path dir(tmpl);
   auto secret = (dir / "ldap.cred").string();
   std::ofstream(secret) << "HOST-CREDENTIAL";
   ::chmod(secret.c_str(), 0600);
