@@ -7,6 +7,7 @@
 #include <linux/seccomp.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -312,6 +313,13 @@ void RunChild(const ChildPlan& plan) {
   // with it: an apply must never finish behind a restarted agent's back.
   // Set after the identity change, which would clear it.
   CHILD_CHECK(Step::kIdentity, ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
+  // A parent that died between its go and the line above sent no signal
+  // (getppid() is 0 in a new pid namespace, so it cannot tell us). It held
+  // its end of the sync socket until then; a hung-up peer means it is gone.
+  pollfd peer{kSyncFd, POLLRDHUP, 0};
+  if (::poll(&peer, 1, 0) != 0) {
+    Fail(plan, Step::kWaitForParent, EPIPE);
+  }
 
   // Mounts. Nothing propagates back to the host. The new root is a tmpfs;
   // we pivot into it first, with the host's tree at /oldroot, so that

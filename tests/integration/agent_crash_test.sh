@@ -84,8 +84,11 @@ for k in $(seq 1 "$kills"); do
   agent_pid=
 done
 echo "$kills kills in $(($(date +%s) - start)) s"
-"$deputy" run --config "$state/deputy.json" --once >>"$state/runs.log" 2>&1 ||
-  fail "the last run failed: $(tail -5 "$state/runs.log")"
+# In the background so that cleanup can stop it if this script is killed.
+"$deputy" run --config "$state/deputy.json" --once >>"$state/runs.log" 2>&1 &
+agent_pid=$!
+wait "$agent_pid" || fail "the last run failed: $(tail -5 "$state/runs.log")"
+agent_pid=
 echo "finished after $(($(date +%s) - start)) s"
 
 recovered=$(grep -c "recovered after a restart" "$state/runs.log")
